@@ -1,0 +1,47 @@
+"""The ``facemoji`` command. Each sub-command lives in ``facemoji.apps.commands.<name>`` and is
+imported only when used, so ``facemoji --help`` stays fast and torch loads only for training."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, str] = {
+    "image": "photos to emoji: every face, its expression, its emoji",
+    "train": "train an emotion classifier on FER-2013 or a folder of face crops",
+    "evaluate": "measure an emotion model on a labelled dataset",
+    "avatar": "render the avatar of each face in a photo wearing that face's expression",
+    "stickers": "write the 7 expressions of an avatar as a sticker pack",
+}
+
+
+def _command(name: str):
+    return importlib.import_module(f"facemoji.apps.commands.{name.replace('-', '_')}")
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facemoji", description="Facial expressions to emoji and avatars.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:  # only the chosen command's module is imported
+            _command(name).add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 done, 1 failed, 2 usage error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return int(_command(args.command).run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Expression classifier: 48x48 grayscale face crops in, probabilities over the 7 emotions out.
+
+Runs the ONNX model that ships in ``facemoji/models`` with ONNX Runtime. The model file carries
+its own preprocessing settings (crop size, classes) in its metadata, written at export time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from facemoji.emotions import EMOTIONS
+
+FACE_SIZE = 48  # side of the aligned grayscale crop every model consumes (FER-2013's)
+
+
+class ModelError(RuntimeError):
+    """The emotion model is missing, unreadable or not a facemoji model."""
+
+
+def shipped_model_path() -> Path:
+    return Path(str(resources.files("facemoji") / "models" / "emotion.onnx"))
+
+
+def center_crop(faces: np.ndarray, size: int) -> np.ndarray:
+    """(N, 48, 48) uint8 -> (N, 1, size, size) float32 in [0, 1]: the preprocessing used in training."""
+    off = (faces.shape[-1] - size) // 2
+    crop = faces[:, off : off + size, off : off + size]
+    return (crop.astype(np.float32) / 255.0)[:, None]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What an exported model says about itself (ONNX metadata ``facemoji``)."""
+
+    input_size: int
+    classes: tuple[str, ...]
+    config: dict
+
+
+class EmotionClassifier:
+    """Scores aligned face crops.
+
+    >>> clf = EmotionClassifier()
+    >>> probs = clf.predict(np.full((1, 48, 48), 128, np.uint8))
+    >>> probs.shape
+    (1, 7)
+
+    Raises:
+        ModelError: the model file is missing or is not a facemoji emotion model.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        path = Path(model_path) if model_path else shipped_model_path()
+        if not path.is_file():
+            raise ModelError(f"emotion model not found at {path}; reinstall facemoji or pass a .onnx file")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            meta = json.loads(self._session.get_modelmeta().custom_metadata_map["facemoji"])
+            self.info = ModelInfo(int(meta["input_size"]), tuple(meta["classes"]), meta.get("config", {}))
+        except Exception as e:  # ORT raises its own untyped errors for corrupt files
+            raise ModelError(f"{path} is not a facemoji emotion model: {e}") from e
+        if self.info.classes != tuple(e.value for e in EMOTIONS):
+            raise ModelError(f"{path} predicts {self.info.classes}, expected {[e.value for e in EMOTIONS]}")
+        self._input = self._session.get_inputs()[0].name
+        self.path = path
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """(N, 48, 48) uint8 aligned faces -> (N, 7) float32 probabilities (rows sum to 1)."""
+        if faces.ndim != 3 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
+            raise ValueError(f"expected faces of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.shape}")
+        if len(faces) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
+        return probs

@@ -1,0 +1,241 @@
+"""Load FER-2013 and other labelled face-crop collections into one in-memory array form.
+
+Three layouts are understood, each given as a path:
+
+* Kaggle's image layout, as a folder or as the ``.zip`` itself: ``train/<class>/*.jpg`` and
+  ``test/<class>/*.jpg``; the test files' ``PublicTest_``/``PrivateTest_`` prefixes give the
+  ``public`` and ``private`` splits.
+* The original ``fer2013.csv`` (columns ``emotion,pixels,Usage``).
+* Any folder with one sub-folder per class (class names or synonyms such as ``happiness``);
+  missing classes are allowed. Such a folder is a single split, ``all``.
+
+Images are decoded once, converted to 48x48 grayscale and cached as ``.npz`` under the cache
+directory; a corrupt image is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from facemoji import paths
+from facemoji.emotions import EMOTIONS, parse_emotion
+
+SIZE = 48
+SPLITS = ("train", "test", "public", "private", "all")
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+_CSV_USAGE = {"Training": "train", "PublicTest": "public", "PrivateTest": "private"}
+_CACHE_VERSION = "1"
+
+
+class DatasetError(ValueError):
+    """The path does not hold a dataset in any layout we understand."""
+
+
+@dataclass(frozen=True)
+class FaceDataset:
+    """Labelled 48x48 grayscale faces. ``labels[i]`` indexes :data:`facemoji.emotions.EMOTIONS`."""
+
+    images: np.ndarray  # (N, 48, 48) uint8
+    labels: np.ndarray  # (N,) int64
+    split: str
+    source: str
+    skipped: int = 0  # undecodable files left out
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(EMOTIONS))
+        return {e.value: int(c) for e, c in zip(EMOTIONS, counts)}
+
+
+@dataclass(frozen=True)
+class _Item:
+    name: str  # file name, used for the public/private prefixes
+    split: str  # train / public / private / all
+    label: int
+
+
+def load_dataset(path: str | Path, split: str = "train", cache_dir: Path | None = None) -> FaceDataset:
+    """Load one split of the dataset at ``path``.
+
+    ``split`` is ``train``, ``test`` (public + private), ``public``, ``private``, or ``all``
+    (everything). A folder of class sub-folders has no splits: it is returned whole whatever
+    ``split`` says, with ``split == "all"``.
+
+    Raises:
+        DatasetError: the path is missing or holds no known layout, or the split is empty.
+    """
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist; expected {_EXPECTED}")
+    arrays = _cached_decode(path, cache_dir or paths.cache_dir())
+    splits = arrays["splits"]
+    if set(np.unique(splits)) <= {"all"}:
+        keep = np.ones(len(splits), dtype=bool)
+        split = "all"
+    elif split == "all":
+        keep = np.ones(len(splits), dtype=bool)
+    elif split == "test":
+        keep = np.isin(splits, ["public", "private"])
+    else:
+        keep = splits == split
+    if not keep.any():
+        raise DatasetError(f"{path} has no {split!r} images")
+    return FaceDataset(
+        images=arrays["images"][keep],
+        labels=arrays["labels"][keep],
+        split=split,
+        source=str(path),
+        skipped=int(arrays["skipped"]),
+    )
+
+
+_EXPECTED = (
+    "Kaggle's FER-2013 layout (train/<class>/*.jpg and test/<class>/*.jpg, as a folder or .zip), "
+    "the original fer2013.csv (emotion,pixels,Usage), or a folder with one sub-folder per class "
+    f"({', '.join(e.value for e in EMOTIONS)})"
+)
+
+
+def _cached_decode(path: Path, cache_dir: Path) -> dict[str, np.ndarray]:
+    stat = path.stat()
+    key = hashlib.sha256(f"{_CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    cache = cache_dir / "datasets" / f"{path.name}-{key.hexdigest()[:16]}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    arrays = _decode(path)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(cache)  # never leave a half-written cache behind
+    return arrays
+
+
+def _decode(path: Path) -> dict[str, np.ndarray]:
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return _decode_csv(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+            items = _classify(names)
+            return _decode_files(items, lambda n: zf.read(n), path)
+    if path.is_dir():
+        names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+        items = _classify(names)
+        return _decode_files(items, lambda n: (path / n).read_bytes(), path)
+    raise DatasetError(f"{path} is neither a folder, a .zip nor a .csv; expected {_EXPECTED}")
+
+
+def _classify(names: list[str]) -> dict[str, _Item]:
+    """Label each image path by its class folder and split it by the Kaggle layout if present."""
+    items: dict[str, _Item] = {}
+    for name in names:
+        p = PurePosixPath(name)
+        if p.suffix.lower() not in _IMAGE_SUFFIXES or len(p.parts) < 2 or "__MACOSX" in p.parts:
+            continue
+        emotion = parse_emotion(p.parts[-2])
+        if emotion is None:
+            continue
+        parent = p.parts[-3].lower() if len(p.parts) >= 3 else ""
+        if parent == "train":
+            split = "train"
+        elif parent == "test":
+            split = "private" if p.name.startswith("PrivateTest") else "public"
+        else:
+            split = "all"
+        items[name] = _Item(p.name, split, EMOTIONS.index(emotion))
+    if not items:
+        raise DatasetError(f"found no images in class folders; expected {_EXPECTED}")
+    return items
+
+
+def _decode_files(items: dict[str, _Item], read, source: Path) -> dict[str, np.ndarray]:
+    images, labels, splits = [], [], []
+    skipped = 0
+    for name in sorted(items):
+        item = items[name]
+        try:
+            images.append(_to_gray48(Image.open(io.BytesIO(read(name)))))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            skipped += 1
+            continue
+        labels.append(item.label)
+        splits.append(item.split)
+    if not images:
+        raise DatasetError(f"{source}: none of {len(items)} images could be decoded")
+    return _pack(images, labels, splits, skipped)
+
+
+def _decode_csv(path: Path) -> dict[str, np.ndarray]:
+    images, labels, splits = [], [], []
+    skipped = 0
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"emotion", "pixels"} <= set(reader.fieldnames):
+            raise DatasetError(f"{path} has columns {reader.fieldnames}; expected {_EXPECTED}")
+        for row in _rows(reader):
+            try:
+                label = int(row["emotion"])
+                pixels = np.array(row["pixels"].split(), dtype=np.uint8)
+                if not 0 <= label < len(EMOTIONS) or pixels.size != SIZE * SIZE:
+                    raise ValueError
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                skipped += 1
+                continue
+            images.append(pixels.reshape(SIZE, SIZE))
+            labels.append(label)
+            splits.append(_CSV_USAGE.get((row.get("Usage") or "").strip(), "all"))
+    if not images:
+        raise DatasetError(f"{path} holds no valid rows; expected {_EXPECTED}")
+    return _pack(images, labels, splits, skipped)
+
+
+def _rows(reader: csv.DictReader) -> Iterator[dict[str, str]]:
+    try:
+        yield from reader
+    except csv.Error as e:
+        raise DatasetError(f"broken CSV: {e}") from e
+
+
+def _to_gray48(img: Image.Image) -> np.ndarray:
+    img.load()
+    gray = img.convert("L")
+    if gray.size != (SIZE, SIZE):
+        gray = gray.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def _pack(images: list[np.ndarray], labels: list[int], splits: list[str], skipped: int) -> dict[str, np.ndarray]:
+    return {
+        "images": np.stack(images),
+        "labels": np.asarray(labels, dtype=np.int64),
+        "splits": np.asarray(splits),
+        "skipped": np.asarray(skipped),
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """Hash of a dataset file (for model cards); folders hash their sorted file list and sizes."""
+    h = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    else:
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                h.update(f"{p.relative_to(path).as_posix()}|{p.stat().st_size}\n".encode())
+    return h.hexdigest()

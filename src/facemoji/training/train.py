@@ -1,0 +1,161 @@
+"""Train an emotion classifier with Lightning: checkpoints, resume, early stopping, DDP, bf16.
+
+Outputs in ``out``: ``checkpoints/{best,last}.ckpt``, ``metrics.csv``, ``curves.png``,
+``config.json`` (the resolved run configuration) and ``model.onnx`` (best checkpoint, exported
+with flip test-time augmentation).
+
+Several GPUs or nodes: launch the same command under ``torchrun`` with ``--devices``/``--num-nodes``;
+Lightning picks up the torchrun environment and trains with DDP.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+from facemoji.training.augment import AugmentConfig, augment
+from facemoji.training.data import FaceDataset, load_dataset
+from facemoji.training.models import ModelConfig, build_model
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/emotion"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    epochs: int = 120
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd (one-cycle schedule) or adam (constant rate, the seed recipe)
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    patience: int = 25  # epochs without a better validation accuracy before stopping
+    val_split: str = "public"  # never "private": PrivateTest stays unseen until the report
+    limit: int | None = None  # use only the first N training images (smoke tests)
+    seed: int = 42
+    precision: str = "bf16-mixed"
+    devices: int = 1
+    num_nodes: int = 1
+    accelerator: str = "cpu"
+
+
+RECIPES: dict[str, dict] = {
+    "vgg": {},
+    "seed-cnn": {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "label_smoothing": 0.0},
+}
+"""Per-architecture defaults applied before the user's explicit options."""
+
+
+class EmotionModule(L.LightningModule):
+    def __init__(self, cfg: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters({"cfg": cfg})
+        self.cfg = cfg
+        self.model_config = ModelConfig(**cfg["model"])
+        self.aug = AugmentConfig(**cfg["augment"])
+        # channels-last runs oneDNN's faster convolution kernels on CPU (about 1.3x here)
+        self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        images, labels = batch
+        x = augment(images, self.model_config.input_size, self.aug).contiguous(memory_format=torch.channels_last)
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg["label_smoothing"])
+        acc = (logits.argmax(1) == labels).float().mean()
+        self.log_dict({"train_loss": loss, "train_acc": acc}, prog_bar=True, on_step=False, on_epoch=True, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+        images, labels = batch
+        size = self.model_config.input_size
+        off = (images.shape[-1] - size) // 2
+        x = images[:, None, off : off + size, off : off + size].float() / 255.0
+        probs = self.model(x).softmax(1) + self.model(x.flip(-1)).softmax(1)
+        loss = F.nll_loss((probs / 2).log(), labels)
+        acc = (probs.argmax(1) == labels).float().mean()
+        self.log_dict({"val_loss": loss, "val_acc": acc}, prog_bar=True, on_epoch=True, sync_dist=True)
+
+    def configure_optimizers(self):
+        c = self.cfg
+        if c["optimizer"] == "adam":
+            return torch.optim.Adam(self.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+        opt = torch.optim.SGD(self.parameters(), lr=c["lr"], momentum=0.9, nesterov=True, weight_decay=c["weight_decay"])
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=c["lr"], total_steps=int(self.trainer.estimated_stepping_batches), pct_start=0.15
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def _loader(ds: FaceDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    tensors = TensorDataset(torch.from_numpy(ds.images), torch.from_numpy(ds.labels))
+    return DataLoader(tensors, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle)
+
+
+def _subset(ds: FaceDataset, n: int, seed: int) -> FaceDataset:
+    keep = np.random.default_rng(seed).permutation(len(ds))[:n]
+    return FaceDataset(ds.images[keep], ds.labels[keep], ds.split, ds.source, ds.skipped)
+
+
+def resolve_config(data: str, arch: str = "vgg", **overrides) -> TrainConfig:
+    """Build a TrainConfig: architecture recipe first, then explicit (non-None) overrides."""
+    options = {**RECIPES.get(arch, {}), **{k: v for k, v in overrides.items() if v is not None}}
+    model_fields = {k: options.pop(k) for k in list(options) if k in ModelConfig.__dataclass_fields__}
+    model = ModelConfig(arch=arch, **model_fields)
+    build_model(model)  # fail on an unknown architecture before any data is read
+    return TrainConfig(data=data, model=model, **options)
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Train, export the best checkpoint to ONNX and return the run folder."""
+    from facemoji.training.export import export_onnx
+    from facemoji.training.plots import plot_curves
+
+    out = Path(cfg.out)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    train_ds = load_dataset(cfg.data, "train")
+    val_ds = load_dataset(cfg.data, cfg.val_split)
+    if cfg.limit:
+        train_ds, val_ds = _subset(train_ds, cfg.limit, cfg.seed), _subset(val_ds, cfg.limit, cfg.seed)
+
+    config_dict = asdict(cfg)
+    module = EmotionModule(config_dict)
+    ckpt_dir = out / "checkpoints"
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        precision=cfg.precision,
+        logger=CSVLogger(out, name="", version=""),
+        callbacks=[best, EarlyStopping("val_acc", mode="max", patience=cfg.patience)],
+        deterministic=False,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+    )
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(
+        module,
+        _loader(train_ds, cfg.batch_size, shuffle=True),
+        _loader(val_ds, 512, shuffle=False),
+        ckpt_path=str(last) if resume and last.exists() else None,
+    )
+    if trainer.global_rank == 0:
+        (out / "config.json").write_text(json.dumps(config_dict, indent=2))
+        plot_curves(out / "metrics.csv", out / "curves.png")
+        winner = EmotionModule.load_from_checkpoint(best.best_model_path or last, map_location="cpu")
+        export_onnx(winner.model, ModelConfig(**cfg.model.to_dict()), out / "model.onnx")
+    return out
