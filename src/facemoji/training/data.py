@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ class FaceDataset:
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=len(EMOTIONS))
-        return {e.value: int(c) for e, c in zip(EMOTIONS, counts)}
+        return {e.value: int(c) for e, c in zip(EMOTIONS, counts, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -109,16 +110,26 @@ _EXPECTED = (
 )
 
 
-def _cached_decode(path: Path, cache_dir: Path) -> dict[str, np.ndarray]:
+def _cache_key(path: Path) -> str:
+    """Changes when the file, or any file under the folder, is added, removed or rewritten."""
     stat = path.stat()
     key = hashlib.sha256(f"{_CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    cache = cache_dir / "datasets" / f"{path.name}-{key.hexdigest()[:16]}.npz"
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            s = p.stat()
+            key.update(f"|{p.relative_to(path).as_posix()}|{s.st_size}|{s.st_mtime_ns}".encode())
+    return key.hexdigest()[:16]
+
+
+def _cached_decode(path: Path, cache_dir: Path) -> dict[str, np.ndarray]:
+    cache = cache_dir / "datasets" / f"{path.name}-{_cache_key(path)}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     arrays = _decode(path)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
+    # a per-process temp name: DDP ranks decode the same dataset at the same time
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(cache)  # never leave a half-written cache behind
     return arrays

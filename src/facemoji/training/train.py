@@ -1,8 +1,8 @@
 """Train an emotion classifier with Lightning: checkpoints, resume, early stopping, DDP, bf16.
 
-Outputs in ``out``: ``checkpoints/{best,last}.ckpt``, ``metrics.csv``, ``curves.png``,
-``config.json`` (the resolved run configuration) and ``model.onnx`` (best checkpoint, exported
-with flip test-time augmentation).
+Outputs in ``out``: ``config.json`` (the resolved run configuration, written first),
+``checkpoints/{best,last}.ckpt``, ``metrics.csv`` (one row per epoch), ``curves.png`` and
+``model.onnx`` (best checkpoint, exported with flip test-time augmentation).
 
 Several GPUs or nodes: launch the same command under ``torchrun`` with ``--devices``/``--num-nodes``;
 Lightning picks up the torchrun environment and trains with DDP.
@@ -10,7 +10,7 @@ Lightning picks up the torchrun environment and trains with DDP.
 
 from __future__ import annotations
 
-import json
+import csv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,12 +18,12 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
 from facemoji.training.augment import AugmentConfig, augment
 from facemoji.training.data import FaceDataset, load_dataset
+from facemoji.training.evaluate import save_json
 from facemoji.training.models import ModelConfig, build_model
 
 
@@ -55,6 +55,8 @@ RECIPES: dict[str, dict] = {
 }
 """Per-architecture defaults applied before the user's explicit options."""
 
+HOLD_OUT = 0.1  # validation fraction taken from datasets that come without splits (class folders)
+
 
 class EmotionModule(L.LightningModule):
     def __init__(self, cfg: dict) -> None:
@@ -75,7 +77,8 @@ class EmotionModule(L.LightningModule):
         logits = self.model(x)
         loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg["label_smoothing"])
         acc = (logits.argmax(1) == labels).float().mean()
-        self.log_dict({"train_loss": loss, "train_acc": acc}, prog_bar=True, on_step=False, on_epoch=True, sync_dist=True)
+        metrics = {"train_loss": loss, "train_acc": acc}
+        self.log_dict(metrics, prog_bar=True, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
@@ -92,11 +95,45 @@ class EmotionModule(L.LightningModule):
         c = self.cfg
         if c["optimizer"] == "adam":
             return torch.optim.Adam(self.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
-        opt = torch.optim.SGD(self.parameters(), lr=c["lr"], momentum=0.9, nesterov=True, weight_decay=c["weight_decay"])
+        opt = torch.optim.SGD(
+            self.parameters(), lr=c["lr"], momentum=0.9, nesterov=True, weight_decay=c["weight_decay"]
+        )
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=c["lr"], total_steps=int(self.trainer.estimated_stepping_batches), pct_start=0.15
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class EpochLog(Callback):
+    """Writes ``metrics.csv``, one row per epoch, keeping the earlier epochs of a resumed run.
+
+    (Lightning's CSVLogger empties its file whenever a fit starts, so a resumed run would lose them.)
+    """
+
+    COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        rows = []
+        if self.path.exists():  # resuming: keep the epochs the checkpoint already covers
+            with self.path.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < trainer.current_epoch]
+        with self.path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, self.COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        row = {k: f"{float(metrics[k]):.5f}" for k in self.COLUMNS[1:] if k in metrics}
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, self.COLUMNS).writerow({"epoch": trainer.current_epoch, **row})
 
 
 def _loader(ds: FaceDataset, batch_size: int, shuffle: bool) -> DataLoader:
@@ -107,6 +144,14 @@ def _loader(ds: FaceDataset, batch_size: int, shuffle: bool) -> DataLoader:
 def _subset(ds: FaceDataset, n: int, seed: int) -> FaceDataset:
     keep = np.random.default_rng(seed).permutation(len(ds))[:n]
     return FaceDataset(ds.images[keep], ds.labels[keep], ds.split, ds.source, ds.skipped)
+
+
+def _hold_out(ds: FaceDataset, fraction: float, seed: int) -> tuple[FaceDataset, FaceDataset]:
+    """Split a dataset without splits into (train, validation) at random."""
+    order = np.random.default_rng(seed).permutation(len(ds))
+    n_val = max(1, round(len(ds) * fraction))
+    part = lambda idx, split: FaceDataset(ds.images[idx], ds.labels[idx], split, ds.source, ds.skipped)  # noqa: E731
+    return part(order[n_val:], "train"), part(order[:n_val], "validation")
 
 
 def resolve_config(data: str, arch: str = "vgg", **overrides) -> TrainConfig:
@@ -126,11 +171,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     out = Path(cfg.out)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     train_ds = load_dataset(cfg.data, "train")
-    val_ds = load_dataset(cfg.data, cfg.val_split)
+    if train_ds.split == "all":  # a folder of class folders has no splits: hold out a random part
+        train_ds, val_ds = _hold_out(train_ds, HOLD_OUT, cfg.seed)
+    else:
+        val_ds = load_dataset(cfg.data, cfg.val_split)
     if cfg.limit:
         train_ds, val_ds = _subset(train_ds, cfg.limit, cfg.seed), _subset(val_ds, cfg.limit, cfg.seed)
 
     config_dict = asdict(cfg)
+    save_json(config_dict, out / "config.json")
     module = EmotionModule(config_dict)
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
@@ -140,11 +189,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
-        logger=CSVLogger(out, name="", version=""),
-        callbacks=[best, EarlyStopping("val_acc", mode="max", patience=cfg.patience)],
+        logger=False,
+        callbacks=[best, EarlyStopping("val_acc", mode="max", patience=cfg.patience), EpochLog(out / "metrics.csv")],
         deterministic=False,
         enable_model_summary=False,
-        log_every_n_steps=50,
     )
     last = ckpt_dir / "last.ckpt"
     trainer.fit(
@@ -154,8 +202,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         ckpt_path=str(last) if resume and last.exists() else None,
     )
     if trainer.global_rank == 0:
-        (out / "config.json").write_text(json.dumps(config_dict, indent=2))
         plot_curves(out / "metrics.csv", out / "curves.png")
         winner = EmotionModule.load_from_checkpoint(best.best_model_path or last, map_location="cpu")
-        export_onnx(winner.model, ModelConfig(**cfg.model.to_dict()), out / "model.onnx")
+        export_onnx(winner.model, ModelConfig(**cfg.model.to_dict()), out / "model.onnx", flip=True)
     return out

@@ -1,0 +1,68 @@
+"""Avatar render times: median milliseconds (wall clock and this process's CPU time).
+
+- cached: ``render_avatar_png`` for a picture already rendered (goal: under 1 ms)
+- fresh PNG: the SVG is cached, the 512 px raster is not (goal: under 30 ms)
+- fresh SVG + PNG: nothing cached (a new profile or expression)
+
+CPU time is reported too because wall time on a busy machine mostly measures waiting.
+Run: ``python benchmarks/bench_avatar.py [--size 512] [--repeats 30]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from facemoji.emotions import EMOTIONS
+from facemoji.render import avatar
+from facemoji.render.avatar import PRESETS, render_avatar_png, render_avatar_svg
+
+
+def _measure(
+    fn: Callable[[int], object], repeats: int, before: Callable[[], object] = lambda: None
+) -> tuple[float, float]:
+    """Median wall and CPU milliseconds of ``fn(i)``; ``before`` runs untimed ahead of each call."""
+    walls, cpus = [], []
+    for i in range(repeats):
+        before()
+        w, c = time.perf_counter(), time.process_time()
+        fn(i)
+        walls.append((time.perf_counter() - w) * 1e3)
+        cpus.append((time.process_time() - c) * 1e3)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    profiles = list(PRESETS.values())
+
+    def pick(i: int) -> tuple:
+        return profiles[i % len(profiles)], EMOTIONS[(i // len(profiles)) % len(EMOTIONS)]
+
+    for i in range(len(profiles) * len(EMOTIONS)):  # warm both caches
+        render_avatar_png(*pick(i), args.size)
+
+    rows = {
+        "cached PNG": _measure(lambda i: render_avatar_png(*pick(i), args.size), args.repeats * 10),
+        "cached SVG": _measure(lambda i: render_avatar_svg(*pick(i)), args.repeats * 10),
+        f"fresh {args.size} px PNG (SVG cached)": _measure(
+            lambda i: render_avatar_png(*pick(i), args.size), args.repeats, avatar._png.cache_clear
+        ),
+        "fresh SVG + PNG": _measure(
+            lambda i: render_avatar_png(*pick(i), args.size),
+            args.repeats,
+            lambda: (avatar._png.cache_clear(), avatar._svg.cache_clear()),
+        ),
+    }
+    print(f"{'':36s} {'wall ms':>9s} {'cpu ms':>9s}")
+    for name, (wall, cpu) in rows.items():
+        print(f"{name:36s} {wall:9.3f} {cpu:9.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Live-face frame time: median milliseconds per frame for each look (goal: under 5 ms at 256 px).
+
+Measures ``LiveFace.update`` (smoothing + drawing + conversion to a PIL image) over a sweep of
+expressions, poses and all 7 emotions, and, for comparison, rasterising the same frame's SVG
+with resvg. Run: ``python benchmarks/bench_liveface.py [--size 256] [--frames 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import statistics
+import time
+from collections.abc import Callable
+
+import resvg
+from PIL import Image
+
+from facemoji.emotions import EMOTIONS
+from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
+from facemoji.results import Box, Face, Pose
+
+
+def _face(i: int) -> Face:
+    """A frame of a synthetic head that talks, smiles, blinks and sways."""
+    w = i / 30.0
+    shapes = {
+        "jawOpen": 0.25 + 0.2 * math.sin(7 * w),
+        "mouthSmileLeft": 0.5 + 0.4 * math.sin(0.9 * w),
+        "mouthSmileRight": 0.5 + 0.4 * math.sin(0.9 * w + 0.3),
+        "eyeBlinkLeft": 0.9 if i % 90 < 4 else 0.05,
+        "eyeBlinkRight": 0.9 if i % 90 < 4 else 0.05,
+        "browInnerUp": 0.3 + 0.3 * math.sin(1.3 * w),
+    }
+    emotion = EMOTIONS[(i // 20) % len(EMOTIONS)]
+    pose = Pose(yaw=20 * math.sin(0.7 * w), pitch=10 * math.sin(0.5 * w), roll=15 * math.sin(0.4 * w))
+    return Face(Box(0, 0, 100, 100), emotion, {e: float(e == emotion) for e in EMOTIONS}, None, shapes, pose)
+
+
+def _median_ms(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
+    """Median wall-clock and CPU milliseconds per call (CPU time is what counts on a busy machine)."""
+    warm = 20 * len(EMOTIONS)  # fill the caches (one static layer per emotion)
+    for i in range(warm):
+        fn(i)
+    wall, cpu = [], []
+    for i in range(warm, warm + frames):
+        t, c = time.perf_counter(), time.process_time()
+        fn(i)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args()
+    options = resvg.usvg.Options.default()
+    for look in LOOKS:
+        try:
+            live = LiveFace(look, size=args.size)
+        except LiveFaceError as e:
+            print(f"{look:7s} skipped: {e}")
+            continue
+        wall, cpu = _median_ms(lambda i, live=live: live.update(_face(i), i / 30.0), args.frames)
+        print(f"{look:7s} update (smooth + draw) {args.size} px: {cpu:.2f} ms CPU, {wall:.2f} ms wall "
+              f"(medians over {args.frames} frames)")
+
+        def via_resvg(i: int, live: LiveFace = live) -> Image.Image:
+            f = _face(i)
+            svg = live.svg(FaceState.from_face(f.blendshapes, f.pose), f.emotion)
+            png = resvg.render(resvg.usvg.Tree.from_str(svg, options), (1, 0, 0, 0, 1, 0))
+            return Image.open(io.BytesIO(bytes(png))).convert("RGBA")
+
+        wall, cpu = _median_ms(via_resvg, args.frames)
+        print(f"{look:7s} svg + resvg + PNG decode {args.size} px: {cpu:.2f} ms CPU, {wall:.2f} ms wall "
+              "(the path not taken)")
+
+
+if __name__ == "__main__":
+    main()

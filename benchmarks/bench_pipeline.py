@@ -1,0 +1,60 @@
+"""Milliseconds per 640x480 photo, end to end (detection + landmarks + alignment + expression).
+
+Scenes are built from ../shared/media/justin.jpg: one face, and four faces tiled 2x2. "one core"
+pins the whole process (MediaPipe's and ONNX Runtime's threads) to a single CPU; "default" lets
+both use every core. Run: ``.venv/bin/python benchmarks/bench_pipeline.py``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from facemoji.engine import Emojifier, EmojifierOptions
+
+SHARED = Path(os.environ.get("FACEMOJI_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+
+
+def scenes() -> dict[str, np.ndarray]:
+    face = Image.open(SHARED / "media" / "justin.jpg").convert("RGB")
+    one = Image.new("RGB", (640, 480), (200, 200, 200))
+    one.paste(face.resize((300, 302)), (170, 89))
+    four = Image.new("RGB", (640, 480), (200, 200, 200))
+    small = face.resize((230, 232))
+    for i, (x, y) in enumerate([(40, 8), (360, 8), (40, 244), (360, 244)]):
+        four.paste(small.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else small, (x, y))
+    return {"1 face": np.asarray(one), "4 faces": np.asarray(four)}
+
+
+def median_ms(engine: Emojifier, image: np.ndarray, runs: int) -> tuple[float, int]:
+    faces = engine.analyze(image)  # warm-up, loads the models
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        engine.analyze(image)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), len(faces)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=100)
+    args = parser.parse_args()
+    all_cpus = os.sched_getaffinity(0)
+    for label, cpus, threads in (("one core", {min(all_cpus)}, 1), ("default", all_cpus, len(all_cpus))):
+        os.sched_setaffinity(0, cpus)  # threads created from here on inherit this
+        with Emojifier(EmojifierOptions(threads=threads)) as engine:
+            for scene, image in scenes().items():
+                ms, found = median_ms(engine, image, args.runs)
+                print(f"{label:8s}  {scene}: {ms:6.2f} ms median over {args.runs} runs ({found} found)")
+    os.sched_setaffinity(0, all_cpus)
+
+
+if __name__ == "__main__":
+    main()

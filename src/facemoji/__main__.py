@@ -1,0 +1,5 @@
+import sys
+
+from facemoji.apps.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""``facemoji avatar PHOTO [--profile P] -o OUT [--size N] [--cutout]``: your avatar wearing each face's expression.
+
+Without ``--cutout`` OUT holds one avatar per face, side by side in the photo's left-to-right
+order, on a transparent background. With ``--cutout`` OUT is a photo sticker: the people cut out
+of the photo (background transparent), each face covered by the avatar wearing its expression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from facemoji.apps.commands.stickers import PROFILE_HELP
+from facemoji.classifier import ModelError
+from facemoji.engine import Emojifier
+from facemoji.imageio import ImageError, load_image, save_image
+from facemoji.landmarker_model import LandmarkerModelError
+from facemoji.render.avatar import MAX_SIZE, AvatarRenderError, avatar_head_box, render_avatar_png
+from facemoji.render.avatar_profile import AvatarProfile, AvatarProfileError, resolve_profile
+from facemoji.render.cutout import PersonSegmenter, SegmenterError, cover_face
+from facemoji.results import Face
+
+_SUFFIXES = (".png", ".webp")
+_HEAD_SCALE = 1.15  # the avatar's head is drawn a little larger than the face box, so the face is hidden
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo with one or more faces")
+    p.add_argument("--profile", metavar="P", help=PROFILE_HELP)
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output image (.png or .webp)")
+    p.add_argument("--size", type=int, default=512, help=f"side of each avatar in pixels, 1..{MAX_SIZE} (default 512)")
+    p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.suffix.lower() not in _SUFFIXES:
+        print(f"facemoji avatar: {args.out} must end in .png or .webp (the output is transparent)", file=sys.stderr)
+        return 2
+    if not 1 <= args.size <= MAX_SIZE:
+        print(f"facemoji avatar: --size must be from 1 to {MAX_SIZE}, got {args.size}", file=sys.stderr)
+        return 2
+    try:
+        profile = resolve_profile(args.profile)
+        rgb = load_image(args.photo)
+        with Emojifier() as engine:
+            faces = engine.analyze(rgb)
+        if not faces:
+            print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)
+            return 1
+        image = photo_sticker(rgb, faces, profile) if args.cutout else avatar_row(faces, profile, args.size)
+        save_image(image, args.out)
+    except (AvatarProfileError, AvatarRenderError, ImageError, SegmenterError, ModelError, LandmarkerModelError) as e:
+        print(f"facemoji avatar: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.out}: {', '.join(f.emotion.value for f in faces)}")
+    return 0
+
+
+def avatar_row(faces: list[Face], profile: AvatarProfile, size: int) -> Image.Image:
+    """One ``size`` px avatar per face, side by side in the order given, on a transparent background."""
+    row = Image.new("RGBA", (size * len(faces), size), (0, 0, 0, 0))
+    for i, face in enumerate(faces):
+        row.paste(render_avatar_png(profile, face.emotion, size), (i * size, 0))
+    return row
+
+
+def photo_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -> Image.Image:
+    """The people cut out of ``rgb``, each face covered by the avatar wearing its expression.
+
+    Raises:
+        SegmenterError: the selfie segmentation model is missing or fails.
+    """
+    with PersonSegmenter() as segmenter:
+        sticker = segmenter.cut_out(rgb)
+    for face in faces:
+        side = min(1024, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
+        avatar = render_avatar_png(profile, face.emotion, side)
+        sticker = cover_face(sticker, avatar, face.box, avatar_head_box(profile, side), _HEAD_SCALE)
+    return sticker

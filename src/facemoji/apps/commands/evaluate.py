@@ -1,0 +1,79 @@
+"""``facemoji evaluate``: accuracy, per-class scores and confusion matrix of an emotion model on a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facemoji.training.data import SPLITS
+
+if TYPE_CHECKING:
+    from facemoji.training.evaluate import Evaluation
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", required=True, type=Path,
+        help="Kaggle FER-2013 folder or .zip, fer2013.csv, or a folder with one sub-folder per class",
+    )  # fmt: skip
+    parser.add_argument(
+        "--split", choices=SPLITS, default="test",
+        help="which part to score (default: test = public + private); class folders are always scored whole",
+    )  # fmt: skip
+    parser.add_argument("--model", type=Path, help="an exported .onnx model (default: the shipped one)")
+    parser.add_argument(
+        "--out", type=Path, help="folder for evaluation.json and confusion.png (default: runs/eval-MODEL-DATA-SPLIT)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
+
+
+def run(args: argparse.Namespace) -> int:
+    from facemoji.classifier import EmotionClassifier, ModelError
+    from facemoji.training.data import DatasetError, load_dataset
+    from facemoji.training.evaluate import evaluate, save_json
+
+    try:
+        classifier = EmotionClassifier(args.model, threads=os.cpu_count() or 1)
+        dataset = load_dataset(args.data, args.split)
+    except (ModelError, DatasetError) as e:
+        print(f"facemoji evaluate: {e}", file=sys.stderr)
+        return 1
+    result = evaluate(classifier, dataset)
+    out = args.out or Path("runs") / f"eval-{classifier.path.stem}-{args.data.stem}-{result.split}"
+    try:
+        written = [save_json(result.to_dict(), out / "evaluation.json")]
+        written += _confusion_png(result, out)
+    except OSError as e:
+        print(f"facemoji evaluate: cannot write to {out}: {e}", file=sys.stderr)
+        return 1
+
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(f"{result.model} on {result.data} [{result.split}]: {result.n} faces ({result.skipped} unreadable skipped)")
+    print(f"accuracy {result.accuracy:.4f}   balanced accuracy {result.balanced_accuracy:.4f}")
+    print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for name, m in result.per_class.items():
+        print(f"{name:<10}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10}")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _confusion_png(result: Evaluation, out: Path) -> list[Path]:
+    try:
+        from facemoji.training.plots import plot_confusion
+    except ImportError:  # matplotlib comes with the train extra; the JSON holds the same matrix
+        print("confusion.png skipped: install the train extra: pip install 'facemoji[train]'", file=sys.stderr)
+        return []
+    import numpy as np
+
+    path = out / "confusion.png"
+    tmp = out / f".confusion.{os.getpid()}.tmp.png"
+    title = f"{Path(result.model).name} on {Path(result.data).name} [{result.split}], accuracy {result.accuracy:.3f}"
+    plot_confusion(np.array(result.confusion), list(result.per_class), tmp, title)
+    tmp.replace(path)
+    return [path]

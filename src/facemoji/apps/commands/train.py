@@ -1,0 +1,91 @@
+"""``facemoji train``: train an emotion classifier and export it to ONNX (needs the ``train`` extra).
+
+Several GPUs or nodes: run the same command under ``torchrun`` with ``--accelerator gpu --devices N
+--num-nodes M`` (see docs/training.md); Lightning trains with DDP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+INSTALL_HINT = "install the train extra: pip install 'facemoji[train]'"
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def _architectures() -> list[str] | None:
+    try:
+        from facemoji.training.models import list_models
+    except ImportError:  # run() explains what to install
+        return None
+    return list_models()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pos_int, pos_float = _positive(int), _positive(float)
+    parser.add_argument(
+        "--data", required=True, type=Path,
+        help="Kaggle FER-2013 folder or .zip, fer2013.csv, or a folder with one sub-folder per class",
+    )  # fmt: skip
+    parser.add_argument("--arch", default="vgg", choices=_architectures(), help="network (default: vgg)")
+    parser.add_argument("--epochs", type=pos_int, help="maximum epochs (default: 120)")
+    parser.add_argument("--out", type=Path, default=Path("runs/emotion"), help="run folder (default: runs/emotion)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--width", type=pos_int, help="channels of the first stage (vgg; default: 48)")
+    parser.add_argument("--batch-size", type=pos_int, help="faces per step and device (default: 128)")
+    parser.add_argument("--lr", type=pos_float, help="peak learning rate (default: the architecture's recipe)")
+    parser.add_argument("--patience", type=pos_int, help="epochs without a better validation accuracy before stopping")
+    parser.add_argument("--limit", type=pos_int, help="use only N training and N validation faces (quick trials)")
+    parser.add_argument("--seed", type=int, help="random seed (default: 42)")
+    parser.add_argument("--accelerator", choices=("cpu", "gpu", "auto"), help="device type (default: cpu)")
+    parser.add_argument("--devices", type=pos_int, help="processes per node, one per device (default: 1)")
+    parser.add_argument("--num-nodes", type=pos_int, help="machines taking part (default: 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from lightning.pytorch.utilities import rank_zero_only
+
+        from facemoji.training.data import DatasetError
+        from facemoji.training.train import resolve_config, train
+    except ImportError as e:
+        print(f"facemoji train: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
+        return 1
+
+    last = args.out / "checkpoints" / "last.ckpt"
+    if args.resume and not last.is_file():
+        print(f"facemoji train: nothing to resume: {last} does not exist", file=sys.stderr)
+        return 1
+    if not args.resume and last.is_file():
+        print(f"facemoji train: {args.out} already holds a run; pass --resume or choose another --out", file=sys.stderr)
+        return 1
+
+    options = {k: getattr(args, k) for k in ("epochs", "width", "batch_size", "lr", "patience", "limit", "seed")}
+    options |= {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes")}
+    cfg = resolve_config(str(args.data), args.arch, out=str(args.out), **options)
+    try:
+        out = train(cfg, resume=args.resume)
+    except (DatasetError, OSError) as e:
+        print(f"facemoji train: {e}", file=sys.stderr)
+        return 1
+    if rank_zero_only.rank == 0:
+        print(f"best validation accuracy {_best_val_acc(out / 'metrics.csv'):.4f}; model: {out / 'model.onnx'}")
+    return 0
+
+
+def _best_val_acc(metrics_csv: Path) -> float:
+    with metrics_csv.open() as f:
+        return max((float(row["val_acc"]) for row in csv.DictReader(f) if row.get("val_acc")), default=0.0)

@@ -1,0 +1,128 @@
+"""The pipeline: image -> faces (MediaPipe) -> aligned crops -> emotions (our CNN) -> :class:`Face` results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+from PIL import Image
+
+from facemoji.align import align_face
+from facemoji.classifier import EmotionClassifier
+from facemoji.faces import FaceFinder, FaceFinderOptions
+from facemoji.imageio import DEFAULT_MAX_PIXELS, load_image
+from facemoji.results import DetectedFace, Face
+from facemoji.tracking import FaceTracker
+
+ImageInput = str | Path | bytes | np.ndarray | Image.Image
+
+
+@dataclass(frozen=True)
+class EmojifierOptions:
+    """How an :class:`Emojifier` runs.
+
+    ``video=True`` makes it a stream engine (:meth:`Emojifier.process`): faces are tracked across
+    frames and their scores smoothed. ``threads`` is the emotion model's CPU thread count.
+    """
+
+    max_faces: int = 10
+    min_detection_confidence: float = 0.5
+    video: bool = False
+    landmarker_path: str | Path | None = None
+    emotion_model_path: str | Path | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    threads: int = 1
+
+
+class Emojifier:
+    """Finds every face in an image and reads its expression.
+
+    Still images::
+
+        with Emojifier() as fm:
+            for face in fm.analyze("party.jpg"):
+                print(face.box, face.emotion, face.scores[face.emotion])
+
+    A stream (webcam, video file), with track ids and smoothed scores::
+
+        with Emojifier(EmojifierOptions(video=True)) as fm:
+            faces = fm.process(frame_rgb, timestamp_ms)
+
+    Models load on first use. Raises ``LandmarkerModelError`` / ``ModelError`` when a model file
+    is missing, ``ImageError`` for unreadable input and ``ValueError`` when the wrong mode's method
+    is called.
+    """
+
+    def __init__(self, options: EmojifierOptions | None = None) -> None:
+        self.options = options or EmojifierOptions()
+        self._finder: FaceFinder | None = None
+        self._classifier: EmotionClassifier | None = None
+        self._tracker = FaceTracker() if self.options.video else None
+
+    def analyze(self, image: ImageInput) -> list[Face]:
+        """Every face in a still image (path, encoded bytes, RGB numpy array or PIL image), left to right.
+
+        No face gives an empty list.
+        """
+        if self.options.video:
+            raise ValueError("this Emojifier was created for video (options.video=True); use process(frame, ts)")
+        rgb = load_image(image, self.options.max_pixels)
+        detections = self._faces().find(rgb)
+        probs = self._emotions(rgb, detections)
+        return [Face.from_detection(d, p) for d, p in zip(detections, probs)]
+
+    def process(self, frame: np.ndarray, timestamp_ms: int) -> list[Face]:
+        """Faces in one video frame (RGB uint8); ``timestamp_ms`` must increase from call to call."""
+        if self._tracker is None:
+            raise ValueError("this Emojifier was created for still images; pass EmojifierOptions(video=True)")
+        rgb = load_image(frame, self.options.max_pixels)
+        detections = self._faces().find_in_frame(rgb, timestamp_ms)
+        probs = self._emotions(rgb, detections)
+        tracked = self._tracker.update([d.box for d in detections], probs, timestamp_ms)
+        return [Face.from_detection(d, p, track_id) for d, (track_id, p) in zip(detections, tracked)]
+
+    def _faces(self) -> FaceFinder:
+        if self._finder is None:
+            o = self.options
+            opts = FaceFinderOptions(o.max_faces, o.min_detection_confidence, model_path=o.landmarker_path)
+            self._finder = FaceFinder(opts, video=o.video)
+        return self._finder
+
+    def _emotions(self, rgb: np.ndarray, detections: list[DetectedFace]) -> np.ndarray:
+        if self._classifier is None:
+            self._classifier = EmotionClassifier(self.options.emotion_model_path, self.options.threads)
+        crops = np.stack([align_face(rgb, d.landmarks) for d in detections]) if detections else np.zeros((0, 48, 48), np.uint8)
+        return self._classifier.predict(crops)
+
+    def close(self) -> None:
+        if self._finder is not None:
+            self._finder.close()
+            self._finder = None
+
+    def __enter__(self) -> Emojifier:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+_default: Emojifier | None = None
+
+
+def analyze(image: ImageInput) -> list[Face]:
+    """Every face in ``image`` with its expression, using a shared default :class:`Emojifier`.
+
+    >>> import facemoji
+    >>> faces = facemoji.analyze("photo.jpg")  # doctest: +SKIP
+    >>> [(f.emotion.value, round(f.scores[f.emotion], 2)) for f in faces]  # doctest: +SKIP
+    [('happy', 0.93)]
+
+    Raises ``ImageError`` for unreadable input and ``LandmarkerModelError`` / ``ModelError`` when a
+    model is missing.
+    """
+    global _default
+    if _default is None:
+        _default = Emojifier()
+    return _default.analyze(image)

@@ -1,0 +1,222 @@
+"""Render an avatar profile wearing an expression, as SVG text or an RGBA Pillow image.
+
+>>> from facemoji.render.avatar import AvatarProfile, render_avatar_png
+>>> render_avatar_png(AvatarProfile(hair_type="bob"), "happy", 256).size
+(256, 256)
+
+The SVG is python_avatars' drawing with two fixes: the fills it leaves empty (``fill=""``, which
+renderers paint black) get the profile's colours, and the 264 x 280 canvas becomes a square
+viewBox with room above for tall hair and hats. Its groups keep python_avatars' ids, prefixed with
+the template's name (``transparent_Face``, ``transparent_Mouth``, ``transparent_Eyes``,
+``transparent_Eyebrow``, ``transparent_Top``, ``transparent_Clothing``; ``circle_...`` with the
+circle background), so other renderers can take the drawing apart.
+
+Renders are cached (by profile, expression and size), so a live app draws each picture once.
+"""
+
+from __future__ import annotations
+
+import io
+import numbers
+import re
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+
+import python_avatars as pa
+import resvg
+from PIL import Image
+
+from facemoji.emotions import EMOTIONS, Emotion, parse_emotion
+from facemoji.render.avatar_profile import (
+    ALLOWED,
+    DEFAULT_EXPRESSIONS,
+    PRESETS,
+    AvatarProfile,
+    AvatarProfileError,
+    Expression,
+    load_profile,
+    profile_json,
+    random_profile,
+    resolve_profile,
+)
+
+__all__ = [
+    "ALLOWED",
+    "DEFAULT_EXPRESSIONS",
+    "MAX_SIZE",
+    "PRESETS",
+    "AvatarProfile",
+    "AvatarProfileError",
+    "AvatarRenderError",
+    "Expression",
+    "avatar_head_box",
+    "load_profile",
+    "profile_json",
+    "random_profile",
+    "render_avatar_png",
+    "render_avatar_svg",
+    "resolve_profile",
+]
+
+MAX_SIZE = 1024
+_WIDTH, _HEIGHT = 264, 280  # python_avatars' canvas, in its user units
+# How far these tops reach above the canvas (user units, measured; tests/test_render_avatar.py checks
+# the list). The frame grows to show them, and so does the circle background's clip (python_avatars cuts at y=0).
+_HEADROOM = {"bride": 54, "evil_spike": 18, "chef_cap": 13, "einstein_hair": 12, "braids": 7, "elvis": 4}
+_TOP_MARGIN = 6  # many tops (fro, bun, winter hats) touch y=0: keep them off the picture's edge
+# The head without hair or ears: x from 76 to 188, y from 36 (crown) to 186 (chin).
+_HEAD = (76.0, 36.0, 188.0, 186.0)
+
+
+class AvatarRenderError(ValueError):
+    """An avatar asked for at an unknown emotion or an unsupported size."""
+
+
+def render_avatar_svg(profile: AvatarProfile, emotion: Emotion | str | Expression) -> str:
+    """The avatar as SVG text wearing ``emotion`` (an Emotion, its name, or explicit face parts).
+
+    The SVG is square (``viewBox`` in python_avatars' units, ``width``/``height`` equal to its side).
+
+    Raises:
+        AvatarRenderError: an emotion name that is not one of the 7.
+    """
+    return _svg(profile, _expression(profile, emotion))
+
+
+def render_avatar_png(profile: AvatarProfile, emotion: Emotion | str | Expression, size: int = 512) -> Image.Image:
+    """The avatar as a ``size`` x ``size`` RGBA image (transparent outside the drawing).
+
+    Returns a new image each call; the pixels are rendered once per (profile, expression, size).
+
+    Raises:
+        AvatarRenderError: an unknown emotion name, or ``size`` outside 1..1024.
+    """
+    if not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
+        raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
+    return _png(profile, _expression(profile, emotion), int(size)).copy()
+
+
+def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, float, float]:
+    """Where the head (crown to chin, without ears or hair) is in a ``size`` px render: x0, y0, x1, y1 pixels.
+
+    Used to place an avatar's face over a face found in a photo.
+    """
+    x, y, side = _frame(profile)
+    s = size / side
+    return ((_HEAD[0] - x) * s, (_HEAD[1] - y) * s, (_HEAD[2] - x) * s, (_HEAD[3] - y) * s)
+
+
+def _expression(profile: AvatarProfile, emotion: Emotion | str | Expression) -> Expression:
+    if isinstance(emotion, Expression):
+        return emotion
+    parsed = emotion if isinstance(emotion, Emotion) else parse_emotion(str(emotion))
+    if parsed is None:
+        raise AvatarRenderError(f"unknown emotion {emotion!r}; expected one of: {', '.join(e.value for e in EMOTIONS)}")
+    return profile.expression(parsed)
+
+
+def _frame(profile: AvatarProfile) -> tuple[float, float, float]:
+    """Top-left corner and side of the square viewBox, in python_avatars' units."""
+    top = profile.hat_type if profile.hat_type != "none" else profile.hair_type
+    headroom = _HEADROOM.get(top, 0) + _TOP_MARGIN
+    side = _HEIGHT + headroom
+    return ((_WIDTH - side) / 2, -headroom, side)
+
+
+def _enum(enum: type, name: str):
+    return enum[name.upper()]
+
+
+def _color(enum: type, value: str) -> str:
+    return value if value.startswith("#") else _enum(enum, value).value
+
+
+def _eyebrows(profile: AvatarProfile, name: str) -> pa.EyebrowType:
+    natural = f"{name}_natural".upper()
+    if profile.eyebrow_style == "natural" and natural in pa.EyebrowType.__members__:
+        return pa.EyebrowType[natural]
+    return _enum(pa.EyebrowType, name)
+
+
+def _colors(profile: AvatarProfile) -> dict[str, str]:
+    return {
+        "skin": _color(pa.SkinColor, profile.skin_color),
+        "hair": _color(pa.HairColor, profile.hair_color),
+        "facial_hair": _color(pa.HairColor, profile.facial_hair_color),
+        "hat": _color(pa.ClothingColor, profile.hat_color),
+        "clothing": _color(pa.ClothingColor, profile.clothing_color),
+        "background": _color(pa.BackgroundColor, profile.background_color),
+    }
+
+
+def _avatar(profile: AvatarProfile, expression: Expression) -> pa.Avatar:
+    colors = _colors(profile)
+    hat = profile.hat_type != "none"
+    return pa.Avatar(
+        style=pa.AvatarStyle.CIRCLE if profile.background_style == "circle" else pa.AvatarStyle.TRANSPARENT,
+        background_color=colors["background"],
+        top=_enum(pa.HatType, profile.hat_type) if hat else _enum(pa.HairType, profile.hair_type),
+        hat_color=colors["hat"],
+        eyebrows=_eyebrows(profile, expression.eyebrows),
+        eyes=_enum(pa.EyeType, expression.eyes),
+        nose=_enum(pa.NoseType, profile.nose_type),
+        mouth=_enum(pa.MouthType, expression.mouth),
+        facial_hair=_enum(pa.FacialHairType, profile.facial_hair_type),
+        skin_color=colors["skin"],
+        hair_color=colors["hair"],
+        facial_hair_color=colors["facial_hair"],
+        accessory=_enum(pa.AccessoryType, profile.accessory),
+        clothing=_enum(pa.ClothingType, profile.clothing_type),
+        clothing_color=colors["clothing"],
+        shirt_graphic=_enum(pa.ClothingGraphic, profile.clothing_graphic),
+        shirt_text=profile.shirt_text,
+    )
+
+
+def _fill_for(element_id: str, profile: AvatarProfile, colors: dict[str, str]) -> str | None:
+    """The colour an element python_avatars left with ``fill=""`` should have, from its (prefixed) id."""
+    prefix, _, name = element_id.rpartition("_")
+    if name == "Fabric-Color":
+        # The background template, the clothes and the hats all call their colour layer Fabric-Color.
+        if prefix == pa.AvatarStyle.CIRCLE.value:
+            return colors["background"]
+        return colors["clothing"] if prefix == _enum(pa.ClothingType, profile.clothing_type).value else colors["hat"]
+    return {
+        "Hair-Color": colors["hair"],
+        "Shaggy-Hair": colors["hair"],
+        "Facial-Hair-Color": colors["facial_hair"],
+        "Skin-Color": colors["skin"],
+    }.get(name)
+
+
+@lru_cache(maxsize=256)
+def _svg(profile: AvatarProfile, expression: Expression) -> str:
+    root = ET.fromstring(_avatar(profile, expression).render())
+    colors = _colors(profile)
+    for el in root.iter():
+        if el.get("fill") == "":
+            fill = _fill_for(el.get("id", ""), profile, colors)
+            if fill is None:  # a part installed into python_avatars that we do not know: inherit the parent's fill
+                del el.attrib["fill"]
+            else:
+                el.set("fill", fill)
+    x, y, side = _frame(profile)
+    clip = root.find(f".//*[@id='{pa.AvatarStyle.CIRCLE.value}_path-3']")
+    if clip is not None:  # the circle template's clip: the box above the disc, from y=0 down
+        clip.set("d", clip.get("d", "").replace("-1.42108547e-14", f"{y:g}"))
+    root.set("width", f"{side:g}")
+    root.set("height", f"{side:g}")
+    root.set("viewBox", f"{x:g} {y:g} {side:g} {side:g}")
+    return ET.tostring(root, encoding="unicode")
+
+
+_ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
+
+
+@lru_cache(maxsize=64)
+def _png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
+    # resvg draws at the SVG's own width and height, so the root's size is set to the one wanted.
+    svg = _ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1)
+    tree = resvg.usvg.Tree.from_str(svg, resvg.usvg.Options.default())
+    image = Image.open(io.BytesIO(bytes(resvg.render(tree, (1, 0, 0, 0, 1, 0)))))
+    return image.convert("RGBA")

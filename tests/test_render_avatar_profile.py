@@ -1,0 +1,116 @@
+"""Avatar profiles: validation messages, JSON round trips, presets, random looks, the emotion table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from facemoji.emotions import EMOTIONS, Emotion
+from facemoji.render.avatar_profile import (
+    ALLOWED,
+    DEFAULT_EXPRESSIONS,
+    PRESETS,
+    AvatarProfile,
+    AvatarProfileError,
+    Expression,
+    load_profile,
+    profile_json,
+    random_profile,
+    resolve_profile,
+)
+
+
+def test_every_emotion_has_a_distinct_expression() -> None:
+    assert set(DEFAULT_EXPRESSIONS) == set(EMOTIONS)
+    assert len(set(DEFAULT_EXPRESSIONS.values())) == len(EMOTIONS)
+    assert DEFAULT_EXPRESSIONS[Emotion.HAPPY].mouth == "smile"
+    assert DEFAULT_EXPRESSIONS[Emotion.SURPRISE].eyes == "surprised"
+    assert DEFAULT_EXPRESSIONS[Emotion.SAD].mouth == "sad"
+
+
+def test_unknown_value_lists_the_allowed_ones() -> None:
+    with pytest.raises(AvatarProfileError, match=r"hair_type: 'mohawkk' is not one of: none, big_hair, .*mohawk"):
+        AvatarProfile(hair_type="mohawkk")
+    with pytest.raises(AvatarProfileError, match=r"skin_color: 'green' is not one of: .* or a #RRGGBB colour"):
+        AvatarProfile(skin_color="green")
+    with pytest.raises(AvatarProfileError, match=r"mouth: 'grin' is not one of: concerned, default"):
+        Expression(eyes="happy", eyebrows="default", mouth="grin")
+
+
+def test_colors_take_names_or_hex() -> None:
+    assert AvatarProfile(skin_color="#A0522D", hair_color="platinum").skin_color == "#A0522D"
+    with pytest.raises(AvatarProfileError, match="#12345"):
+        AvatarProfile(clothing_color="#12345")
+
+
+def test_json_round_trip_keeps_everything(tmp_path: Path) -> None:
+    profile = PRESETS["bearded"].with_expression(Emotion.HAPPY, Expression("wink", "raised_excited", "big_smile"))
+    path = tmp_path / "me.json"
+    path.write_text(profile_json(profile))
+    assert load_profile(path) == profile
+    data = json.loads(path.read_text())
+    assert data["hair_type"] == "short_waved"
+    assert data["expressions"] == {"happy": {"eyes": "wink", "eyebrows": "raised_excited", "mouth": "big_smile"}}
+
+
+def test_partial_json_and_expression_override_merge_with_defaults() -> None:
+    profile = AvatarProfile.from_dict({"hair_type": "Curly", "expressions": {"sad": {"mouth": "concerned"}}})
+    assert profile.hair_type == "curly"
+    assert profile.skin_color == AvatarProfile().skin_color
+    assert profile.expression(Emotion.SAD) == Expression("cry", "sad_concerned", "concerned")
+    assert profile.expression(Emotion.HAPPY) == DEFAULT_EXPRESSIONS[Emotion.HAPPY]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "must be a JSON object, got list"),
+        ({"hairstyle": "bob"}, "unknown profile key 'hairstyle'; expected some of: skin_color, hair_type"),
+        ({"hair_type": 3}, "hair_type: expected a string, got 3"),
+        ({"expressions": {"joyful": {}}}, "expressions: 'joyful' is not one of: angry, disgust"),
+        ({"expressions": {"happy": {"nose": "small"}}}, "expressions.happy: expected an object with some of: eyes"),
+        ({"expressions": {"happy": {"eyes": "starry"}}}, "expressions.happy.eyes: 'starry' is not one of: closed"),
+    ],
+)
+def test_bad_json_content_gets_a_clear_message(data: object, message: str) -> None:
+    with pytest.raises(AvatarProfileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        AvatarProfile.from_dict(data)
+
+
+def test_bad_files_name_the_path(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"hair_type": "bob",\n}')
+    with pytest.raises(AvatarProfileError, match=r"broken.json: not valid JSON \(line 2, column 1"):
+        load_profile(broken)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"hat_type": "crown"}')
+    with pytest.raises(AvatarProfileError, match=r"wrong.json: hat_type: 'crown' is not one of: none, hat, hijab"):
+        load_profile(wrong)
+    with pytest.raises(AvatarProfileError, match=r"missing\.json: no such profile file"):
+        load_profile(tmp_path / "missing.json")
+
+
+def test_random_profiles_are_seeded_and_valid() -> None:
+    assert random_profile(7) == random_profile(7)
+    looks = {random_profile(seed) for seed in range(20)}
+    assert len(looks) == 20
+    for look in looks:
+        for name, allowed in ALLOWED.items():
+            assert getattr(look, name) in allowed
+
+
+def test_resolve_profile_accepts_files_presets_and_random(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"hair_type": "bob"}')
+    assert resolve_profile(str(path)).hair_type == "bob"
+    assert resolve_profile(None) == AvatarProfile() == PRESETS["classic"]
+    assert resolve_profile("punk") == PRESETS["punk"]
+    assert resolve_profile("random:3") == random_profile(3)
+    with pytest.raises(AvatarProfileError, match="'pirate' is neither a profile file nor a preset; expected"):
+        resolve_profile("pirate")
+    with pytest.raises(AvatarProfileError, match="the seed must be an integer"):
+        resolve_profile("random:abc")
+    with pytest.raises(AvatarProfileError, match=r"nope\.json: no such profile file"):
+        resolve_profile(str(tmp_path / "nope.json"))

@@ -1,0 +1,66 @@
+"""Photo stickers: the selfie segmenter cuts the person out; overlays land on the face box."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facemoji.imageio import load_image
+from facemoji.render.cutout import PersonSegmenter, cover_face, segmenter_model_path
+from facemoji.results import Box
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    with PersonSegmenter() as seg:
+        yield seg
+
+
+def test_model_is_found() -> None:
+    assert segmenter_model_path().name == "selfie_segmenter.tflite"
+
+
+def test_cut_out_makes_the_background_transparent(media: Path, segmenter: PersonSegmenter) -> None:
+    rgb = load_image(media / "justin.jpg")
+    sticker = np.asarray(segmenter.cut_out(rgb))
+    h, w = rgb.shape[:2]
+    assert sticker.shape == (h, w, 4)
+    assert np.array_equal(sticker[..., :3], rgb)
+    alpha = sticker[..., 3]
+    assert alpha[:10, :10].max() < 10 and alpha[:10, -10:].max() < 10, "top corners should be background"
+    assert alpha[h // 2 - 10 : h // 2 + 10, w // 2 - 10 : w // 2 + 10].min() > 245, "the face should be opaque"
+    assert 0.2 < (alpha > 128).mean() < 0.8
+
+
+def test_person_mask_refuses_bad_input(segmenter: PersonSegmenter) -> None:
+    with pytest.raises(ValueError, match=r"expected an RGB image as a \(H, W, 3\) uint8 array, got float64 array"):
+        segmenter.person_mask(np.zeros((10, 10, 3)))
+
+
+def test_cover_face_centres_the_overlay_on_the_box() -> None:
+    base = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    red = Image.new("RGBA", (10, 10), (255, 0, 0, 255))
+    out = np.asarray(cover_face(base, red, Box(40, 30, 20, 20)))
+    assert (out[30:50, 40:60] == (255, 0, 0, 255)).all()
+    assert out[29, 50, 3] == 0 and out[50, 50, 3] == 0 and out[40, 39, 3] == 0 and out[40, 60, 3] == 0
+
+
+def test_cover_face_maps_the_overlay_face_region() -> None:
+    base = Image.new("RGBA", (100, 100), (0, 0, 255, 255))
+    overlay = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    overlay.paste((0, 255, 0, 255), (10, 20, 30, 40))  # the "face" is the lower middle square
+    out = np.asarray(cover_face(base, overlay, Box(50, 50, 10, 10), overlay_face=(10, 20, 30, 40))).astype(int)
+    # Lanczos resizing blends the rim and rings by a level or two.
+    assert np.abs(out[51:59, 51:59] - (0, 255, 0, 255)).max() <= 3
+    assert np.abs(out[40:49, 50:60] - (0, 0, 255, 255)).max() <= 3, "the overlay's transparent part keeps the photo"
+
+
+def test_cover_face_refuses_bad_geometry() -> None:
+    img = Image.new("RGBA", (10, 10))
+    with pytest.raises(ValueError, match="scale must be positive, got 0"):
+        cover_face(img, img, Box(0, 0, 5, 5), scale=0)
+    with pytest.raises(ValueError, match="overlay_face must have x1 > x0 and y1 > y0"):
+        cover_face(img, img, Box(0, 0, 5, 5), overlay_face=(5, 0, 5, 5))

@@ -1,0 +1,154 @@
+"""Dataset loaders on small generated fixtures: CSV, class folders, Kaggle tree and zip."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fer_fixtures import csv_row, face, write_kaggle_tree, zip_tree
+from PIL import Image
+
+from facemoji.emotions import EMOTIONS, Emotion
+from facemoji.training import data
+from facemoji.training.data import DatasetError, file_sha256, load_dataset
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FACEMOJI_CACHE", str(cache))
+    return cache
+
+
+def test_csv_splits_and_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    rows = [
+        csv_row(3, face(1), "Training"),
+        csv_row(5, face(2), "Training"),
+        csv_row(0, face(3), "PublicTest"),
+        csv_row(6, face(4), "PrivateTest"),
+        csv_row(9, face(5), "Training"),  # label out of range
+        csv_row("x", face(6), "Training"),  # label not a number
+        csv_row(1, "1 2 3", "Training"),  # too few pixels
+        csv_row(1, "", "Training"),  # no pixels
+    ]
+    path.write_text("emotion,pixels,Usage\n" + "".join(rows))
+
+    train = load_dataset(path, "train")
+    assert train.split == "train" and len(train) == 2 and train.skipped == 4
+    assert train.labels.tolist() == [3, 5]
+    np.testing.assert_array_equal(train.images[0], face(1))
+    assert load_dataset(path, "public").labels.tolist() == [0]
+    assert load_dataset(path, "private").labels.tolist() == [6]
+    assert load_dataset(path, "test").labels.tolist() == [0, 6]
+    assert len(load_dataset(path, "all")) == 4
+
+
+def test_csv_without_usage_is_one_split(tmp_path: Path) -> None:
+    path = tmp_path / "faces.csv"
+    path.write_text("emotion,pixels\n" + csv_row(4, face(1), "").rstrip(",\n") + "\n")
+    ds = load_dataset(path, "test")
+    assert ds.split == "all" and ds.labels.tolist() == [4]
+
+
+def test_csv_with_wrong_columns(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("name,age\nbob,3\n")
+    with pytest.raises(DatasetError, match=r"columns \['name', 'age'\]; expected .*fer2013.csv"):
+        load_dataset(path)
+
+
+def test_class_folders_with_synonyms_missing_classes_and_a_corrupt_file(tmp_path: Path) -> None:
+    root = tmp_path / "faces"
+    for folder, seeds in {"Happiness": [1, 2], "surprised": [3], "anger": [4]}.items():
+        (root / folder).mkdir(parents=True)
+        for s in seeds:
+            Image.fromarray(face(s)).save(root / folder / f"{s}.png")
+    Image.new("RGB", (96, 80), (200, 10, 10)).save(root / "anger" / "big-colour.jpg")
+    (root / "surprised" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (root / "surprised" / "notes.txt").write_text("not an image")
+    (root / "unknown-class").mkdir()
+    Image.fromarray(face(9)).save(root / "unknown-class" / "9.png")
+
+    ds = load_dataset(root, "train")
+    assert ds.split == "all" and ds.skipped == 1 and len(ds) == 5
+    counts = ds.class_counts()
+    assert counts == {"angry": 2, "disgust": 0, "fear": 0, "happy": 2, "sad": 0, "surprise": 1, "neutral": 0}
+    assert ds.images.shape == (5, 48, 48) and ds.images.dtype == np.uint8
+    happy = ds.images[ds.labels == EMOTIONS.index(Emotion.HAPPY)]
+    np.testing.assert_array_equal(happy[0], face(1))
+
+
+def test_kaggle_folder_and_zip_give_the_same_splits(tmp_path: Path) -> None:
+    root = write_kaggle_tree(tmp_path / "fer", per_class=2, suffix=".jpg")
+    archive = zip_tree(root, tmp_path / "fer2013.zip")
+    for path in (root, archive):
+        train, public, private = (load_dataset(path, s) for s in ("train", "public", "private"))
+        assert (len(train), len(public), len(private)) == (14, 14, 14)
+        assert len(load_dataset(path, "test")) == 28
+        assert len(load_dataset(path, "all")) == 42
+        assert public.class_counts() == {e.value: 2 for e in EMOTIONS}
+    np.testing.assert_array_equal(load_dataset(root, "private").images, load_dataset(archive, "private").images)
+    # Kaggle's folder order (..., neutral, sad, ...) is not label order: labels follow the folder names
+    neutral = load_dataset(root, "train").labels[-6:-4]
+    assert neutral.tolist() == [EMOTIONS.index(Emotion.NEUTRAL)] * 2
+
+
+def test_decoded_once_then_cached_until_a_file_changes(
+    tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_kaggle_tree(tmp_path / "fer", per_class=1)
+    first = load_dataset(root, "train")
+    assert len(list((_cache / "datasets").glob("*.npz"))) == 1
+
+    def no_decoding(path: Path) -> None:
+        raise AssertionError("decoded again")
+
+    with monkeypatch.context() as m:
+        m.setattr(data, "_decode", no_decoding)
+        np.testing.assert_array_equal(load_dataset(root, "train").images, first.images)
+    Image.fromarray(face(99)).save(root / "train" / "happy" / "Training_new.png")
+    assert len(load_dataset(root, "train")) == len(first) + 1
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"nowhere does not exist; expected Kaggle's FER-2013 layout"):
+        load_dataset(tmp_path / "nowhere")
+
+
+def test_folder_without_class_folders(tmp_path: Path) -> None:
+    (tmp_path / "album" / "holidays").mkdir(parents=True)
+    Image.fromarray(face(1)).save(tmp_path / "album" / "holidays" / "a.png")
+    with pytest.raises(DatasetError, match="found no images in class folders; expected"):
+        load_dataset(tmp_path / "album")
+
+
+def test_unknown_and_empty_split(tmp_path: Path) -> None:
+    path = tmp_path / "train-only.csv"
+    path.write_text("emotion,pixels,Usage\n" + csv_row(3, face(1), "Training"))
+    with pytest.raises(DatasetError, match="unknown split 'val'; choose one of train, test"):
+        load_dataset(path, "val")
+    with pytest.raises(DatasetError, match="has no 'private' images"):
+        load_dataset(path, "private")
+
+
+def test_file_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"facemoji" * 1000)
+    assert file_sha256(path) == hashlib.sha256(b"facemoji" * 1000).hexdigest()
+    root = write_kaggle_tree(tmp_path / "fer", per_class=1)
+    before = file_sha256(root)
+    Image.fromarray(face(99)).save(root / "train" / "happy" / "extra.png")
+    assert file_sha256(root) != before
+
+
+def test_shared_fer2013_split_sizes(fer2013_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FACEMOJI_CACHE")  # the 35,887 decoded faces are worth keeping in the user cache
+    test = load_dataset(fer2013_zip, "test")
+    assert len(test) == 7178 and test.skipped == 0
+    assert test.class_counts() == {
+        "angry": 958, "disgust": 111, "fear": 1024, "happy": 1774, "sad": 1247, "surprise": 831, "neutral": 1233
+    }  # fmt: skip
+    assert len(load_dataset(fer2013_zip, "public")) == len(load_dataset(fer2013_zip, "private")) == 3589

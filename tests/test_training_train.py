@@ -1,0 +1,132 @@
+"""``facemoji train``: configuration, a one-epoch smoke run, resume, misuse, and DDP over two CPU processes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fer_fixtures import write_kaggle_tree, zip_tree
+
+from facemoji.apps.cli import main
+from facemoji.classifier import EmotionClassifier
+from facemoji.training.train import resolve_config
+
+QUICK = ["--epochs", "1", "--width", "8", "--limit", "64", "--batch-size", "16"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACEMOJI_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def fer_zip(tmp_path: Path) -> Path:
+    return zip_tree(write_kaggle_tree(tmp_path / "fer", per_class=10), tmp_path / "fer2013.zip")
+
+
+def _epochs(metrics_csv: Path) -> dict[int, dict[str, str]]:
+    rows: dict[int, dict[str, str]] = {}
+    with metrics_csv.open() as f:
+        for row in csv.DictReader(f):
+            rows.setdefault(int(row["epoch"]), {}).update({k: v for k, v in row.items() if v})
+    return rows
+
+
+def test_resolve_config_applies_recipe_then_overrides() -> None:
+    seed = resolve_config("d.zip", "seed-cnn", epochs=3, lr=None)
+    assert (seed.optimizer, seed.lr, seed.label_smoothing, seed.epochs) == ("adam", 1e-4, 0.0, 3)
+    vgg = resolve_config("d.zip", width=16, lr=0.05, limit=None)
+    assert (vgg.model.arch, vgg.model.width, vgg.optimizer, vgg.lr, vgg.limit) == ("vgg", 16, "sgd", 0.05, None)
+    with pytest.raises(ValueError, match="unknown architecture 'resnet'; choose one of seed-cnn, vgg"):
+        resolve_config("d.zip", "resnet")
+
+
+def test_smoke_train_exports_a_working_model(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0
+    assert f"model: {out / 'model.onnx'}" in capsys.readouterr().out
+    for name in ("config.json", "metrics.csv", "curves.png", "model.onnx", "checkpoints/last.ckpt"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == {"arch": "vgg", "input_size": 40, "width": 8, "dropout": 0.3}
+    assert (config["epochs"], config["limit"], config["val_split"]) == (1, 64, "public")
+    epoch = _epochs(out / "metrics.csv")[0]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc"} <= set(epoch)
+    clf = EmotionClassifier(out / "model.onnx")
+    assert clf.info.config["width"] == 8
+    assert clf.predict(np.zeros((2, 48, 48), np.uint8)).shape == (2, 7)
+
+
+def test_resume_continues_the_run(fer_zip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--data", str(fer_zip), "--arch", "seed-cnn", "--out", str(out), *QUICK]
+    assert main(args) == 0
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert sorted(_epochs(out / "metrics.csv")) == [0, 1]
+
+
+def test_class_folders_hold_out_a_validation_part(tmp_path: Path) -> None:
+    root = write_kaggle_tree(tmp_path / "fer", per_class=4) / "train"  # class folders only, no splits
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(root), "--out", str(out), *QUICK]) == 0
+    assert "val_acc" in _epochs(out / "metrics.csv")[0]
+
+
+def test_run_folder_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 1
+    assert f"nothing to resume: {out / 'checkpoints' / 'last.ckpt'} does not exist" in capsys.readouterr().err
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "last.ckpt").write_bytes(b"")
+    assert main(["train", "--data", str(fer_zip), "--out", str(out)]) == 1
+    assert "already holds a run; pass --resume or choose another --out" in capsys.readouterr().err
+
+
+def test_bad_data_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), *QUICK]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("facemoji train: ") and "nowhere does not exist; expected Kaggle's FER-2013 layout" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "argument --epochs: must be positive, got 0"),
+        (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
+        (["--arch", "resnet"], "argument --arch: invalid choice: 'resnet'"),
+    ],
+)
+def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data", "x.zip", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_without_the_train_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for module in ("torch", "facemoji.training.models", "lightning", "lightning.pytorch.utilities"):
+        monkeypatch.setitem(sys.modules, module, None)  # makes `import` fail as if not installed
+    assert main(["train", "--data", "x.zip"]) == 1
+    assert capsys.readouterr().err == (
+        "facemoji train: lightning is not installed; install the train extra: pip install 'facemoji[train]'\n"
+    )
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes(fer_zip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "facemoji.apps.cli", "train", "--data", str(fer_zip), "--out", str(out), *QUICK]
+    env = {**os.environ, "FACEMOJI_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([*cmd, "--devices", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "distributed_backend=gloo" in proc.stderr + proc.stdout
+    assert "All distributed processes registered. Starting with 2 processes" in proc.stderr + proc.stdout
+    assert EmotionClassifier(out / "model.onnx").info.config["width"] == 8
+    assert proc.stdout.count("best validation accuracy") == 1  # only rank 0 reports
