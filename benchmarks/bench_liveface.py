@@ -3,6 +3,8 @@
 Measures ``LiveFace.update`` (smoothing + drawing + conversion to a PIL image) over a sweep of
 expressions, poses and all 7 emotions, and, for comparison, rasterising the same frame's SVG
 with resvg. Run: ``python benchmarks/bench_liveface.py [--size 256] [--frames 300]``.
+``--sheet PATH`` also writes a contact sheet (each look: the 7 emotions x a row of driven states)
+to look at.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 
 import resvg
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from facemoji.emotions import EMOTIONS
 from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
@@ -52,11 +54,45 @@ def _median_ms(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
     return 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
 
 
+SHEET_STATES = {
+    "rest": FaceState(),
+    "jaw open": FaceState(jaw_open=0.7),
+    "smile": FaceState(smile_left=1.0, smile_right=1.0),
+    "frown": FaceState(frown_left=1.0, frown_right=1.0),
+    "left blink": FaceState(blink_left=1.0),
+    "brows up": FaceState(brow_inner_up=1.0, brow_outer_up_left=1.0, brow_outer_up_right=1.0),
+    "brows down": FaceState(brow_down_left=1.0, brow_down_right=1.0),
+    "roll +20": FaceState(roll=20.0),
+    "yaw -25": FaceState(yaw=-25.0),
+    "pitch +15": FaceState(pitch=15.0),
+}
+
+
+def contact_sheet(path: str, cell: int = 160) -> None:
+    """Both looks, the 7 emotions (rows) x SHEET_STATES (columns), on a light background."""
+    label = 70
+    rows = [(look, e) for look in LOOKS for e in EMOTIONS]
+    sheet = Image.new("RGBA", (label + cell * len(SHEET_STATES), 16 + cell * len(rows)), (238, 241, 245, 255))
+    pen = ImageDraw.Draw(sheet)
+    for j, name in enumerate(SHEET_STATES):
+        pen.text((label + j * cell + 6, 2), name, fill=(0, 0, 0, 255))
+    faces = {look: LiveFace(look, size=cell, smooth=False) for look in LOOKS}
+    for i, (look, emotion) in enumerate(rows):
+        pen.text((4, 16 + i * cell + cell // 2), f"{look}\n{emotion}", fill=(0, 0, 0, 255))
+        for j, state in enumerate(SHEET_STATES.values()):
+            sheet.alpha_composite(faces[look].render(state, emotion), (label + j * cell, 16 + i * cell))
+    sheet.save(path)
+    print(f"contact sheet: {path} ({sheet.width}x{sheet.height})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--sheet", metavar="PATH", help="also write a contact sheet PNG here")
     args = parser.parse_args()
+    if args.sheet:
+        contact_sheet(args.sheet)
     options = resvg.usvg.Options.default()
     for look in LOOKS:
         try:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.render.avatar import PRESETS
+from facemoji.render.avatar_layers import AvatarArt, AvatarSvgError
 from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
 from facemoji.render.smoothing import OneEuroOptions, OneEuroSmoother, SmoothingError
 from facemoji.results import Box, Face, Pose
@@ -270,6 +271,15 @@ def test_bad_look_and_size_say_what_is_allowed() -> None:
         LiveFace("cartoon")
     with pytest.raises(LiveFaceError, match="size must be an integer from 16 to 1024"):
         LiveFace(size=2048)
+    with pytest.raises(LiveFaceError, match="profile must be an AvatarProfile"):
+        LiveFace("avatar", profile="punk")
+
+
+def test_avatar_svg_that_is_not_the_template_gets_a_clear_error() -> None:
+    with pytest.raises(AvatarSvgError, match="does not parse"):
+        AvatarArt.from_svg("<svg", 64, None)
+    with pytest.raises(AvatarSvgError, match="has no Body, Clothing, Face, Top group"):
+        AvatarArt.from_svg('<svg xmlns="http://www.w3.org/2000/svg"/>', 64, None)
 
 
 # --- smoothing ------------------------------------------------------------------------------------

@@ -24,11 +24,12 @@ from facemoji.render.faceparts import Layout, Palette, hex_rgb
 class AvatarSvgError(ValueError):
     """The avatar SVG does not parse or is not python_avatars' template."""
 
+
 # python_avatars' template, in its 264 x 280 user units: where the face sits and how our parts fit it.
 AVATAR_FACE_CENTRE = (132.0, 121.5)
 AVATAR_SCALE = 0.6  # our 256-unit drawing units -> the avatar's
 AVATAR_LAYOUT = Layout(eye_dx=43.0, eye_y=-16.0, brow_y=-45.0, brow_inner=22.0, brow_outer=62.0, nose_y=20.0,
-                         mouth_y=52.0)
+                       mouth_y=52.0)
 _NECK_CUT = 197.0  # the head turns with the roll above this line (just above the shoulders), the body stays
 _NECK_OVERLAP = 10.0  # the still neck reaches this far up (not to the chin) under the turning one: no gap opens
 AVATAR_PIVOT = (132.0, _NECK_CUT)
@@ -163,8 +164,8 @@ class AvatarArt:
         ink = _mix(skin, "#000000", 0.75)
         hair = hair_el.get("fill") if hair_el is not None else None
         palette = Palette(ink=ink, brow=_mix(hair, "#000000", 0.35) if hair else ink,
-                           mouth=_mix(skin, "#3A0A0A", 0.85), blush=_mix(skin, "#FF4F5E", 0.35),
-                           nose=_mix(skin, "#000000", 0.22))
+                          mouth=_mix(skin, "#3A0A0A", 0.85), blush=_mix(skin, "#FF4F5E", 0.35),
+                          nose=_mix(skin, "#000000", 0.22))
         vx, vy, vw, vh = (float(v) for v in root.get("viewBox", "0 0 264 280").replace(",", " ").split())
         side = max(vw, vh)
         origin = (vx - (side - vw) / 2, vy - (side - vh) / 2)

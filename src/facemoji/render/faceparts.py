@@ -93,10 +93,12 @@ class FaceState:
 
 
 def clip01(v: float) -> float:
+    """``v`` limited to 0..1."""
     return min(1.0, max(0.0, v))
 
 
 def clip(v: float, limit: float) -> float:
+    """``v`` limited to -limit..limit."""
     return min(limit, max(-limit, v))
 
 
@@ -124,20 +126,24 @@ class Style:
 
 STYLES: dict[Emotion, Style] = {
     Emotion.HAPPY: Style(FaceState(jaw_open=0.3, smile_left=0.75, smile_right=0.75), squint=0.45,
-                          mouth_width=1.1, teeth=0.4, blush=True),
+                         mouth_width=1.1, teeth=0.4, blush=True),
     Emotion.SAD: Style(FaceState(frown_left=0.7, frown_right=0.7, brow_inner_up=0.75), lids=0.3,
-                        mouth_width=0.8, tear=True),
+                       mouth_width=0.8, tear=True),
     Emotion.ANGRY: Style(FaceState(frown_left=0.45, frown_right=0.45, brow_down_left=0.9, brow_down_right=0.9),
-                          lids=0.25, mouth_width=0.85, skin=("#FF9466", "#F0603E", "#CC3326"), flush="#E8402C"),
+                         lids=0.25, mouth_width=0.85, skin=("#FF9466", "#F0603E", "#CC3326"), flush="#E8402C"),
     Emotion.SURPRISE: Style(FaceState(jaw_open=0.55, brow_inner_up=0.7, brow_outer_up_left=0.8,
-                                       brow_outer_up_right=0.8), wide_eyes=True, mouth_width=0.45),
+                                      brow_outer_up_right=0.8), wide_eyes=True, mouth_width=0.45),
     Emotion.FEAR: Style(FaceState(jaw_open=0.35, frown_left=0.8, frown_right=0.8, brow_inner_up=0.9),
-                         wide_eyes=True, mouth_width=0.8, teeth=0.35, tint="#7FA8EE", flush="#8FB0EE", sweat=True),
+                        wide_eyes=True, mouth_width=0.8, teeth=0.35, tint="#7FA8EE", flush="#8FB0EE", sweat=True),
     Emotion.DISGUST: Style(FaceState(frown_left=0.55, frown_right=0.25, brow_down_left=0.45, brow_down_right=0.6),
-                            squint=0.3, lids=0.2, mouth_width=0.9, wave=4.0,
-                            skin=("#E0E882", "#C4D45A", "#8EAD3A"), flush="#8DBA3C"),
+                           squint=0.3, lids=0.2, mouth_width=0.9, wave=4.0, skin=("#E0E882", "#C4D45A", "#8EAD3A"),
+                           flush="#8DBA3C"),
     Emotion.NEUTRAL: Style(mouth_width=0.85),
 }
+"""Each emotion's look. Happy: open grin with teeth, smiling eyes, blush. Sad: frown, worried brows,
+drooping lids, a tear. Angry: red face, knitted V brows, narrowed eyes, frown. Surprise: wide white
+eyes, high brows, round open mouth. Fear: wide eyes, worried brows, open grimace, blue forehead,
+a sweat drop. Disgust: green face, lowered brows, squint, wavy lips. Neutral: level mouth."""
 
 TONGUE = "#E8566C"
 WHITE = "#FFFFFF"
@@ -170,13 +176,17 @@ def drive(style: Style, state: FaceState) -> FaceState:
 
 @dataclass(frozen=True)
 class Fill:
+    """A filled polygon."""
+
     points: np.ndarray  # (n, 2) drawing units
     color: str
 
 
 @dataclass(frozen=True)
 class Stroke:
-    points: np.ndarray
+    """A polyline drawn with round caps and joins."""
+
+    points: np.ndarray  # (n, 2) drawing units
     color: str
     width: float
     closed: bool = False
@@ -198,10 +208,12 @@ class HeadPose:
 
     @classmethod
     def of(cls, state: FaceState, centre: tuple[float, float], radius: float, depth: float, roll: bool) -> HeadPose:
+        """The state's pose, angles limited to what the tracker reports well; ``roll=False`` leaves roll out."""
         return cls(centre, radius, depth, math.radians(clip(state.yaw, 50)), math.radians(clip(state.pitch, 40)),
                    math.radians(clip(state.roll, MAX_ROLL)) if roll else 0.0)
 
     def __call__(self, pts: np.ndarray) -> np.ndarray:
+        """(n, 2) points relative to the centre -> (n, 2) points on the canvas."""
         x, y = pts[:, 0], pts[:, 1]
         z = self.depth * np.sqrt(np.maximum(self.radius**2 - x * x - y * y, 0.0))  # the features sit on a sphere
         x1 = x * math.cos(self.yaw) + z * math.sin(self.yaw)
@@ -299,12 +311,12 @@ def _mouth(cx: float, cy: float, s: FaceState, style: Style, palette: Palette) -
     if style.teeth > 0.0:
         teeth_low = np.minimum(upper + style.teeth * 34.0 * bulge, lower)
         shapes.append(Fill(np.concatenate([np.stack([xs, upper], axis=1),
-                                            np.stack([xs, teeth_low], axis=1)[::-1]]), WHITE))
+                                           np.stack([xs, teeth_low], axis=1)[::-1]]), WHITE))
     if gap > 8.0:
         inner = np.clip(u / 0.65, -1, 1)
         top = np.maximum(lower - 0.45 * gap * np.sqrt(1 - inner * inner), upper + 0.55 * gap * bulge)
         shapes.append(Fill(np.concatenate([np.stack([xs, top], axis=1),
-                                            np.stack([xs, lower], axis=1)[::-1]]), TONGUE))
+                                           np.stack([xs, lower], axis=1)[::-1]]), TONGUE))
     shapes.append(Stroke(outline, palette.ink, 5.0, closed=True))
     return shapes
 
@@ -397,6 +409,7 @@ def _svg_path(pts: np.ndarray, closed: bool) -> str:
 
 
 def svg_shapes(shapes: list[Shape]) -> list[str]:
+    """Each shape as an SVG ``<path>`` element, coordinates in drawing units."""
     out = []
     for sh in shapes:
         if isinstance(sh, Fill):
@@ -415,6 +428,7 @@ _TINT_DEPTH = 0.6  # share of the disk's height the tint reaches
 
 
 def emoji_disk_svg(style: Style) -> list[str]:
+    """The emoji disk (gradient and tint) as SVG elements, in the 256-unit box."""
     gx, gy = _GRADIENT_CENTRE
     stops = "".join(f'<stop offset="{o}" stop-color="{c}"/>' for o, c in zip(_GRADIENT_STOPS, style.skin, strict=True))
     out = [f'<defs><radialGradient id="skin" gradientUnits="userSpaceOnUse" cx="{gx:.1f}" cy="{gy:.1f}" '
@@ -432,6 +446,7 @@ def emoji_disk_svg(style: Style) -> list[str]:
 
 
 def hex_rgb(color: str) -> np.ndarray:
+    """``#RRGGBB`` as a float32 array of 0..255 values."""
     return np.array(_rgba(color)[:3], dtype=np.float32)
 
 

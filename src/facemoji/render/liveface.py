@@ -63,7 +63,7 @@ POSE_SMOOTHING = OneEuroOptions(min_cutoff=1.0, beta=0.05, d_cutoff=1.0)
 
 
 class LiveFaceError(ValueError):
-    """A live face was asked for an unknown look or a bad size."""
+    """A live face was asked for an unknown look, a bad size or something that is not an avatar profile."""
 
 
 class LiveFace:
@@ -78,11 +78,14 @@ class LiveFace:
 
     def __init__(self, look: str = "emoji", size: int = 256, smooth: bool = True, profile: AvatarProfile | None = None
                  ) -> None:
-        """Raises ``LiveFaceError`` for an unknown ``look`` or a ``size`` outside 16..1024 px."""
+        """Raises ``LiveFaceError`` for an unknown ``look``, a ``size`` outside 16..1024 px or a ``profile``
+        that is not an :class:`AvatarProfile` (``None`` means the default profile)."""
         if look not in LOOKS:
             raise LiveFaceError(f"unknown look {look!r}; expected one of {', '.join(LOOKS)}")
         if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
             raise LiveFaceError(f"size must be an integer from {MIN_SIZE} to {MAX_SIZE} px, got {size!r}")
+        if profile is not None and not isinstance(profile, AvatarProfile):
+            raise LiveFaceError(f"profile must be an AvatarProfile (see facemoji.render.avatar), got {profile!r}")
         self.look = look
         self.size = size
         self.profile = profile

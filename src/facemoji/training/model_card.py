@@ -105,9 +105,9 @@ def build_card(
         "ms_per_face": round(latency.cpu_ms, 3),
         "ms_per_face_wall": round(latency.median_ms, 3),
         "timing": (
-            f"median process CPU time of {latency.runs} calls, one face each, batch 1, ONNX Runtime "
-            f"{onnxruntime.__version__} on 1 thread, preprocessing and test-time augmentation included, {_cpu_name()}; "
-            "ms_per_face_wall is the wall time, which matches it only when the machine is otherwise idle"
+            f"median process CPU time over {latency.runs} single-face calls (batch 1, preprocessing and test-time "
+            f"augmentation included), ONNX Runtime {onnxruntime.__version__} on 1 thread, {_cpu_name()}; "
+            "the wall time matches it when the machine is otherwise idle"
         ),
         "training": training_summary(run),
         "licence": LICENCE,
@@ -168,7 +168,7 @@ def render_markdown(card: dict) -> str:
         f"- architecture: `{json.dumps(m['architecture'])}`",
         f"- input: {m['input']}; flip test-time augmentation inside the graph: {'yes' if m['flip_tta'] else 'no'}",
         f"- parameters: {m['parameters']:,}; file: {m['file_bytes'] / 1e6:.2f} MB, sha256 `{m['sha256']}`",
-        f"- speed: **{card['ms_per_face']} ms per face** ({card['timing']}; wall: {card['ms_per_face_wall']} ms)",
+        f"- speed: **{card['ms_per_face']} ms per face** (wall time {card['ms_per_face_wall']} ms): {card['timing']}",
         "",
         "## Data",
         "",
@@ -209,7 +209,10 @@ def write_model_card(
     Raises:
         ModelError, DatasetError, FileNotFoundError: as :func:`build_card`.
     """
-    card = build_card(model, run, data, evaluations, baseline, timing_runs)
+    return _write_card(build_card(model, run, data, evaluations, baseline, timing_runs), out_dir)
+
+
+def _write_card(card: dict, out_dir: Path) -> tuple[Path, Path]:
     json_path = save_json(card, out_dir / "model_card.json")
     md_path = out_dir / "MODEL_CARD.md"
     tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
@@ -225,17 +228,21 @@ def evaluate_splits(model: Path, data: Path, splits: tuple[str, ...] = CARD_SPLI
 
 
 def ship(model: Path, run: Path, data: Path, out_dir: Path, baseline: Path | None = None) -> tuple[Path, Path, Path]:
-    """Copy ``model`` to ``out_dir/emotion.onnx`` with its card; returns the three files written."""
+    """Copy ``model`` to ``out_dir/emotion.onnx`` with its card; returns the three files written.
+
+    Raises:
+        ModelError, DatasetError, FileNotFoundError: as :func:`build_card`; nothing is written then.
+    """
     evaluations = evaluate_splits(model, data)
     baseline_evals = evaluate_splits(baseline, data) if baseline else None
+    card = build_card(model, run, data, evaluations, baseline_evals)
     out_dir.mkdir(parents=True, exist_ok=True)
     shipped = out_dir / SHIPPED_NAME
     if model.resolve() != shipped.resolve():
         tmp = shipped.with_name(f".{shipped.name}.{os.getpid()}.tmp")
         shutil.copyfile(model, tmp)
         tmp.replace(shipped)
-    md, js = write_model_card(shipped, run, data, evaluations, out_dir, baseline_evals)
-    return shipped, md, js
+    return shipped, *_write_card(card, out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
