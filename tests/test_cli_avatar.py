@@ -65,6 +65,26 @@ def test_cutout_puts_the_avatar_on_the_person(media: Path, tmp_path: Path, fake_
     assert np.abs(img[230, 130, :3] - skin).max() < 12
 
 
+def test_cutout_emoji_puts_the_emoji_on_the_person(media: Path, tmp_path: Path, fake_faces: list[Face],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    box = Box(110, 90, 160, 190)  # justin's face
+    scores = {e: float(e is Emotion.HAPPY) for e in EMOTIONS}
+    # No landmarks: the emoji is sized from the box, 1.2 x 190 px across, centred on it.
+    fake_faces.append(Face(box, Emotion.HAPPY, scores, np.zeros((0, 3), np.float32), {}, Pose(0.0, 0.0, 0.0)))
+    out = tmp_path / "sticker.png"
+    assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--cutout", "--emoji"]) == 0
+    assert capsys.readouterr().out.strip() == f"{out}: happy"
+    sticker = Image.open(out)
+    assert (sticker.format, sticker.mode, sticker.size) == ("PNG", "RGBA", (381, 384))
+    img = np.asarray(sticker).astype(int)
+    assert img[:10, :10, 3].max() < 10 and img[:10, -10:, 3].max() < 10, "the background is cut away"
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    face = img[np.hypot(xx - 190, yy - 185) < 100]  # the face's middle, inside the emoji's 114 px radius
+    yellow = np.array([0xFF, 0xCC, 0x4D])  # Twemoji's face colour
+    assert (face[:, 3] == 255).all(), "the emoji covers the face"
+    assert (np.abs(face[:, :3] - yellow).max(axis=1) < 12).mean() > 0.6
+
+
 def test_no_face_is_exit_1(media: Path, tmp_path: Path, fake_faces: list[Face],
                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "none.png"
@@ -79,6 +99,8 @@ def test_no_face_is_exit_1(media: Path, tmp_path: Path, fake_faces: list[Face],
         (["--profile", "pirate"], 1, "'pirate' is neither a profile file nor a preset"),
         (["--size", "0"], 2, "--size must be from 1 to 1024, got 0"),
         (["-o", "x.jpg"], 2, "x.jpg must end in .png or .webp"),
+        (["--emoji"], 2, "--emoji goes with --cutout (it puts the emoji on the cut-out people)"),
+        (["--cutout", "--emoji", "--profile", "punk"], 2, "--profile does not apply to --emoji"),
     ],
 )
 def test_misuse_is_one_line(media: Path, tmp_path: Path, fake_faces: list[Face], capsys: pytest.CaptureFixture[str],
@@ -102,3 +124,17 @@ def test_real_pipeline_on_a_photo(media: Path, tmp_path: Path) -> None:
     out = tmp_path / "justin.png"
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "128"]) == 0
     assert Image.open(out).size == (128, 128)
+
+
+@pytest.mark.slow
+def test_real_pipeline_emoji_sticker(media: Path, tmp_path: Path) -> None:
+    if not (Path(facemoji.__file__).parent / "models" / "emotion.onnx").is_file():
+        pytest.skip("the emotion model is not trained yet")
+    out = tmp_path / "justin.png"
+    assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--cutout", "--emoji"]) == 0
+    sticker = Image.open(out)
+    assert (sticker.format, sticker.mode) == ("PNG", "RGBA")
+    img = np.asarray(sticker).astype(int)
+    assert img[:10, :10, 3].max() < 10 and img[:10, -10:, 3].max() < 10
+    assert (np.abs(img[150:250, 140:240, :3] - (0xFF, 0xCC, 0x4D)).max(axis=2) < 12).mean() > 0.5
+    assert (img[150:250, 140:240, 3] == 255).all(), "the emoji covers the face"

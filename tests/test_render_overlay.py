@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS, Emotion
-from facemoji.render.overlay import EMOTION_COLORS, OVERLAY_SCALE, Mode, render
+from facemoji.render.overlay import EMOTION_COLORS, OVERLAY_SCALE, Mode, draw_emoji_over_face, render
 from facemoji.results import Box, Face, Pose
 
 GRAY = 128
@@ -74,6 +74,27 @@ def test_overlay_size_does_not_grow_with_roll() -> None:
     upright = changed(image, render(image, [make_face(160, 120, 60, 80, roll=0)])).sum()
     tilted = changed(image, render(image, [make_face(160, 120, 60, 80, roll=40)])).sum()
     assert tilted == pytest.approx(upright, rel=0.05)
+
+
+def test_emoji_on_a_transparent_canvas_matches_the_overlay_and_keeps_the_rest_clear() -> None:
+    face = make_face(160, 120, 60, 80, roll=15)
+    canvas = Image.new("RGBA", (320, 240), (0, 0, 0, 0))
+    draw_emoji_over_face(canvas, face)
+    rgba = np.asarray(canvas).astype(float)
+    alpha = rgba[..., 3:] / 255
+    over_gray = rgba[..., :3] * alpha + GRAY * (1 - alpha)
+    # Composited onto gray, the RGBA drawing is overlay mode's picture, up to rounding.
+    assert np.abs(over_gray - render(gray(), [face], Mode.OVERLAY)).max() <= 1
+    yy, xx = np.mgrid[:240, :320]
+    assert (rgba[..., 3][np.hypot(xx - 160, yy - 120) < 40] == 255).all()
+    assert not rgba[..., 3][np.hypot(xx - 160, yy - 120) > 80 * OVERLAY_SCALE / 2 + 3].any()
+
+
+def test_emoji_on_a_transparent_canvas_is_clipped_at_the_edge() -> None:
+    canvas = Image.new("RGBA", (100, 80), (0, 0, 0, 0))
+    draw_emoji_over_face(canvas, make_face(-5, -5, 40, 40, roll=20))
+    alpha = np.asarray(canvas)[..., 3]
+    assert (alpha[:10, :10] == 255).all() and not alpha[40:, 40:].any()
 
 
 @pytest.mark.parametrize("mode", list(Mode))

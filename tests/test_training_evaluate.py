@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +106,16 @@ def test_evaluate_bad_inputs(tiny: Path, tmp_path: Path, capsys: pytest.CaptureF
         main(["evaluate", "--data", str(kaggle), "--split", "validation"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'validation'" in capsys.readouterr().err
+
+
+def test_evaluate_does_not_need_torch(tiny: Path, tmp_path: Path) -> None:
+    kaggle = write_kaggle_tree(tmp_path / "fer", per_class=1)
+    argv = ["evaluate", "--data", str(kaggle), "--model", str(tiny), "--json", "--out", str(tmp_path / "out")]
+    block = "import sys; sys.modules['torch'] = sys.modules['lightning'] = None"  # any import of them fails
+    code = f"{block}; from facemoji.apps.cli import main; sys.exit(main({argv!r}))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["n"] == 14
 
 
 def test_time_per_face(tiny: Path) -> None:

@@ -28,7 +28,19 @@ _EXPORTS = {
     "ModelError": "facemoji.classifier",
     "LandmarkerModelError": "facemoji.landmarker_model",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "EMOTIONS",
+    "Box",
+    "Emojifier",
+    "EmojifierOptions",
+    "Emotion",
+    "Face",
+    "ImageError",
+    "LandmarkerModelError",
+    "ModelError",
+    "Pose",
+    "analyze",
+]
 
 if TYPE_CHECKING:
     from facemoji.classifier import ModelError

@@ -71,7 +71,7 @@ class Emojifier:
         rgb = load_image(image, self.options.max_pixels)
         detections = self._faces().find(rgb)
         probs = self._emotions(rgb, detections)
-        return [Face.from_detection(d, p) for d, p in zip(detections, probs)]
+        return [Face.from_detection(d, p) for d, p in zip(detections, probs, strict=True)]
 
     def process(self, frame: np.ndarray, timestamp_ms: int) -> list[Face]:
         """Faces in one video frame (RGB uint8); ``timestamp_ms`` must increase from call to call."""
@@ -81,7 +81,7 @@ class Emojifier:
         detections = self._faces().find_in_frame(rgb, timestamp_ms)
         probs = self._emotions(rgb, detections)
         tracked = self._tracker.update([d.box for d in detections], probs, timestamp_ms)
-        return [Face.from_detection(d, p, track_id) for d, (track_id, p) in zip(detections, tracked)]
+        return [Face.from_detection(d, p, track_id) for d, (track_id, p) in zip(detections, tracked, strict=True)]
 
     def _faces(self) -> FaceFinder:
         if self._finder is None:
@@ -93,7 +93,11 @@ class Emojifier:
     def _emotions(self, rgb: np.ndarray, detections: list[DetectedFace]) -> np.ndarray:
         if self._classifier is None:
             self._classifier = EmotionClassifier(self.options.emotion_model_path, self.options.threads)
-        crops = np.stack([align_face(rgb, d.landmarks) for d in detections]) if detections else np.zeros((0, 48, 48), np.uint8)
+        crops = (
+            np.stack([align_face(rgb, d.landmarks) for d in detections])
+            if detections
+            else np.zeros((0, 48, 48), np.uint8)
+        )
         return self._classifier.predict(crops)
 
     def close(self) -> None:

@@ -59,8 +59,10 @@ class Face:
 
     @classmethod
     def from_detection(cls, det: DetectedFace, probs: np.ndarray, track_id: int | None = None) -> Face:
-        scores = {e: float(p) for e, p in zip(EMOTIONS, probs)}
-        return cls(det.box, max(scores, key=scores.__getitem__), scores, det.landmarks, det.blendshapes, det.pose, track_id)
+        scores = {e: float(p) for e, p in zip(EMOTIONS, probs, strict=True)}
+        return cls(
+            det.box, max(scores, key=scores.__getitem__), scores, det.landmarks, det.blendshapes, det.pose, track_id
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready form (no landmarks): box, emotion, scores, pose, blendshapes, track_id."""
@@ -68,7 +70,11 @@ class Face:
             "box": self.box.as_list(),
             "emotion": self.emotion.value,
             "scores": {e.value: round(s, 4) for e, s in self.scores.items()},
-            "pose": {"yaw": round(self.pose.yaw, 1), "pitch": round(self.pose.pitch, 1), "roll": round(self.pose.roll, 1)},
+            "pose": {
+                "yaw": round(self.pose.yaw, 1),
+                "pitch": round(self.pose.pitch, 1),
+                "roll": round(self.pose.roll, 1),
+            },
             "blendshapes": {k: round(v, 4) for k, v in self.blendshapes.items()},
             "track_id": self.track_id,
         }

@@ -6,6 +6,9 @@ The cut uses MediaPipe's selfie segmenter (``selfie_segmenter.tflite``, bundled 
     with PersonSegmenter() as seg:
         sticker = seg.cut_out(load_image("me.jpg"))          # RGBA, background transparent
     sticker = cover_face(sticker, emoji_or_avatar, face.box)  # the overlay over the face
+
+For an emoji that also turns with the head's roll, use
+:func:`facemoji.render.overlay.draw_emoji_over_face` on the cut-out instead of ``cover_face``.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def render(
     canvas = Image.fromarray(image, "RGB")
     if mode is Mode.OVERLAY:
         for face in faces:
-            _draw_overlay(canvas, face, emoji_set)
+            draw_emoji_over_face(canvas, face, emoji_set)
     elif mode is Mode.BOX:
         for face in faces:
             _draw_box(canvas, face, emoji_set)
@@ -83,7 +83,17 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected a non-empty image, got shape {image.shape}")
 
 
-def _draw_overlay(canvas: Image.Image, face: Face, emoji_set: str) -> None:
+def draw_emoji_over_face(canvas: Image.Image, face: Face, emoji_set: str = "twemoji") -> None:
+    """Draw ``face``'s emoji over the face on ``canvas``, in place, as ``render``'s overlay mode does.
+
+    The emoji is sized from the face's landmarks (:data:`OVERLAY_SCALE` times their larger extent)
+    and turned with the head's roll. On an RGBA canvas it is alpha-composited, so a transparent
+    background stays transparent around it; an RGB canvas is painted through the emoji's alpha.
+    Parts outside the canvas are clipped.
+
+    Raises:
+        ValueError: ``emoji_set`` is not a registered emoji set.
+    """
     cx, cy, extent = _face_frame(face)
     # Larger than twice the image, the emoji would only cover all of it anyway.
     size = min(max(1, round(extent * OVERLAY_SCALE)), 2 * max(canvas.size))
@@ -97,7 +107,11 @@ def _draw_overlay(canvas: Image.Image, face: Face, emoji_set: str) -> None:
     warp = cv2.getRotationMatrix2D((middle, middle), -face.pose.roll, size / drawn)
     warp[:, 2] += (side - 1) / 2 - middle
     turned = Image.fromarray(cv2.warpAffine(art, warp, (side, side), flags=cv2.INTER_LINEAR), "RGBa").convert("RGBA")
-    canvas.paste(turned, (round(cx - side / 2), round(cy - side / 2)), turned)
+    corner = (round(cx - side / 2), round(cy - side / 2))
+    if canvas.mode == "RGBA":
+        canvas.alpha_composite(turned, corner)
+    else:
+        canvas.paste(turned, corner, turned)
 
 
 def _face_frame(face: Face) -> tuple[float, float, float]:

@@ -1,8 +1,9 @@
-"""``facemoji avatar PHOTO [--profile P] -o OUT [--size N] [--cutout]``: your avatar wearing each face's expression.
+"""``facemoji avatar PHOTO [--profile P] -o OUT [--size N] [--cutout [--emoji]]``: avatars or emoji for the faces.
 
 Without ``--cutout`` OUT holds one avatar per face, side by side in the photo's left-to-right
 order, on a transparent background. With ``--cutout`` OUT is a photo sticker: the people cut out
-of the photo (background transparent), each face covered by the avatar wearing its expression.
+of the photo (background transparent), each face covered by the avatar wearing its expression,
+or with ``--emoji`` by its emoji, sized and turned as in ``facemoji image``'s overlay mode.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.avatar import MAX_SIZE, AvatarRenderError, avatar_head_box, render_avatar_png
 from facemoji.render.avatar_profile import AvatarProfile, AvatarProfileError, resolve_profile
 from facemoji.render.cutout import PersonSegmenter, SegmenterError, cover_face
+from facemoji.render.overlay import draw_emoji_over_face
 from facemoji.results import Face
 
 _SUFFIXES = (".png", ".webp")
@@ -34,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output image (.png or .webp)")
     p.add_argument("--size", type=int, default=512, help=f"side of each avatar in pixels, 1..{MAX_SIZE} (default 512)")
     p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
+    p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.size <= MAX_SIZE:
         print(f"facemoji avatar: --size must be from 1 to {MAX_SIZE}, got {args.size}", file=sys.stderr)
         return 2
+    if args.emoji and not args.cutout:
+        print("facemoji avatar: --emoji goes with --cutout (it puts the emoji on the cut-out people)", file=sys.stderr)
+        return 2
+    if args.emoji and args.profile:
+        print("facemoji avatar: --profile does not apply to --emoji (the emoji replace the avatar)", file=sys.stderr)
+        return 2
     try:
         profile = resolve_profile(args.profile)
         rgb = load_image(args.photo)
@@ -51,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
         if not faces:
             print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)
             return 1
-        image = photo_sticker(rgb, faces, profile) if args.cutout else avatar_row(faces, profile, args.size)
+        if args.emoji:
+            image = emoji_sticker(rgb, faces)
+        elif args.cutout:
+            image = avatar_sticker(rgb, faces, profile)
+        else:
+            image = avatar_row(faces, profile, args.size)
         save_image(image, args.out)
     except (AvatarProfileError, AvatarRenderError, ImageError, SegmenterError, ModelError, LandmarkerModelError) as e:
         print(f"facemoji avatar: {e}", file=sys.stderr)
@@ -68,16 +82,32 @@ def avatar_row(faces: list[Face], profile: AvatarProfile, size: int) -> Image.Im
     return row
 
 
-def photo_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -> Image.Image:
+def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -> Image.Image:
     """The people cut out of ``rgb``, each face covered by the avatar wearing its expression.
 
     Raises:
         SegmenterError: the selfie segmentation model is missing or fails.
     """
-    with PersonSegmenter() as segmenter:
-        sticker = segmenter.cut_out(rgb)
+    sticker = _cut_out(rgb)
     for face in faces:
         side = min(1024, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
         avatar = render_avatar_png(profile, face.emotion, side)
         sticker = cover_face(sticker, avatar, face.box, avatar_head_box(profile, side), _HEAD_SCALE)
     return sticker
+
+
+def emoji_sticker(rgb: np.ndarray, faces: list[Face]) -> Image.Image:
+    """The people cut out of ``rgb``, each face covered by its emoji, turned with the head's roll.
+
+    Raises:
+        SegmenterError: the selfie segmentation model is missing or fails.
+    """
+    sticker = _cut_out(rgb)
+    for face in faces:
+        draw_emoji_over_face(sticker, face)
+    return sticker
+
+
+def _cut_out(rgb: np.ndarray) -> Image.Image:
+    with PersonSegmenter() as segmenter:
+        return segmenter.cut_out(rgb)

@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     single_file = args.out is not None and args.out.suffix.lower() in _WRITABLE
     if single_file and (len(inputs) > 1 or inputs[0].is_dir()):
-        print(f"facemoji image: {args.out} is a file name but several images were given; pass a folder", file=sys.stderr)
+        print(
+            f"facemoji image: {args.out} is a file name but several images were given; pass a folder", file=sys.stderr
+        )
         return 2
     try:
         total = sum(1 for _ in iter_image_paths(inputs))

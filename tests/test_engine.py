@@ -1,0 +1,124 @@
+"""The pipeline end to end: still images in any input form, video mode, misuse, and FER-2013 faces with known labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from facemoji.classifier import EmotionClassifier, shipped_model_path
+from facemoji.emotions import EMOTIONS, Emotion
+from facemoji.engine import Emojifier, EmojifierOptions, analyze
+from facemoji.results import Face
+from facemoji.training.data import load_dataset
+
+VIDEO_FRAMES = 30
+# Four clearly different expressions; each is represented by the first PrivateTest face of its class that the
+# shipped classifier labels right with probability > SURE on the raw 48x48 crop.
+COMPOSITE_CLASSES = (Emotion.ANGRY, Emotion.HAPPY, Emotion.SAD, Emotion.SURPRISE)
+SURE = 0.9
+CANDIDATES = 100  # faces of each class scanned for one that qualifies
+# Each crop is upscaled to TILE px and framed in gray. Finding all four is sensitive to the layout: over 8 such
+# face sets (the k-th qualifying face of each class) and tiles of 192-208 px with 16-32 px borders, all four
+# faces were found in 55 of 72 composites (271 of 288 faces); this layout found them in 6 of the 8 sets.
+TILE, BORDER, GRAY = 200, 24, 128
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_model() -> None:
+    if not shipped_model_path().is_file():
+        pytest.skip("the emotion model is not trained yet")
+
+
+def _same_faces(a: list[Face], b: list[Face]) -> None:
+    assert [f.box for f in a] == [f.box for f in b]
+    assert [f.emotion for f in a] == [f.emotion for f in b]
+    for fa, fb in zip(a, b, strict=True):
+        assert np.allclose(fa.landmarks, fb.landmarks, atol=1e-3)
+        assert [fa.scores[e] for e in EMOTIONS] == pytest.approx([fb.scores[e] for e in EMOTIONS], abs=1e-5)
+
+
+def test_every_input_form_gives_the_same_faces(media: Path) -> None:
+    path = media / "justin.jpg"
+    pil = Image.open(path)
+    by_path = analyze(path)
+    assert len(by_path) == 1
+    face = by_path[0]
+    assert sum(face.scores.values()) == pytest.approx(1, abs=1e-5)
+    assert face.track_id is None
+    for other in (str(path), path.read_bytes(), np.asarray(pil.convert("RGB")), pil):
+        _same_faces(by_path, analyze(other))
+
+
+def test_no_face_is_an_empty_list(media: Path) -> None:
+    assert analyze(media / "no-faces.jpg") == []
+
+
+def test_video_mode_tracks_one_face_across_frames(media: Path) -> None:
+    import cv2
+
+    capture = cv2.VideoCapture(str(media / "test.mp4"))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    assert fps > 0
+    seen: list[list[Face]] = []
+    with Emojifier(EmojifierOptions(video=True)) as engine:
+        for index in range(VIDEO_FRAMES):
+            ok, bgr = capture.read()
+            assert ok, f"test.mp4 ended at frame {index}"
+            seen.append(engine.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), round(index * 1000 / fps)))
+    capture.release()
+    assert [len(faces) for faces in seen] == [1] * VIDEO_FRAMES
+    assert {faces[0].track_id for faces in seen} == {seen[0][0].track_id}
+    assert seen[0][0].track_id is not None
+    for (face,) in seen:
+        assert sum(face.scores.values()) == pytest.approx(1, abs=1e-5)
+        assert face.emotion == max(face.scores, key=face.scores.__getitem__)
+
+
+def test_analyze_on_a_video_engine_is_refused() -> None:
+    with Emojifier(EmojifierOptions(video=True)) as engine, pytest.raises(ValueError) as err:
+        engine.analyze(np.zeros((64, 64, 3), np.uint8))
+    assert str(err.value) == "this Emojifier was created for video (options.video=True); use process(frame, ts)"
+
+
+def test_process_on_an_image_engine_is_refused() -> None:
+    with Emojifier() as engine, pytest.raises(ValueError) as err:
+        engine.process(np.zeros((64, 64, 3), np.uint8), 0)
+    assert str(err.value) == "this Emojifier was created for still images; pass EmojifierOptions(video=True)"
+
+
+def _confident_faces(fer2013_zip: Path) -> list[np.ndarray]:
+    """One raw 48x48 crop per COMPOSITE_CLASSES entry, chosen as that constant's comment says."""
+    data = load_dataset(fer2013_zip, "private")  # decoded once, then cached
+    classifier = EmotionClassifier()
+    crops = []
+    for emotion in COMPOSITE_CLASSES:
+        label = EMOTIONS.index(emotion)
+        index = np.flatnonzero(data.labels == label)[:CANDIDATES]
+        probs = classifier.predict(data.images[index])
+        sure = np.flatnonzero((probs.argmax(axis=1) == label) & (probs[:, label] > SURE))
+        if not len(sure):
+            pytest.fail(f"no {emotion.value} face among the first {CANDIDATES} scored above {SURE}")
+        crops.append(data.images[index[sure[0]]])
+    return crops
+
+
+def test_fer2013_composite_gets_the_known_labels(fer2013_zip: Path) -> None:
+    cell = TILE + 2 * BORDER
+    composite = Image.new("L", (2 * cell, 2 * cell), GRAY)
+    for i, crop in enumerate(_confident_faces(fer2013_zip)):
+        big = Image.fromarray(crop).resize((TILE, TILE), Image.Resampling.BICUBIC)
+        composite.paste(ImageOps.expand(big, BORDER, fill=GRAY), ((i % 2) * cell, (i // 2) * cell))
+
+    faces = analyze(np.asarray(composite.convert("RGB")))
+
+    found: dict[int, Emotion] = {}
+    for face in faces:
+        col, row = (face.box.x + face.box.w // 2) // cell, (face.box.y + face.box.h // 2) // cell
+        assert 2 * row + col not in found, "two faces found in one tile"
+        found[2 * row + col] = face.emotion
+    assert sorted(found) == [0, 1, 2, 3], f"faces found in tiles {sorted(found)} of the 4"
+    right = sum(found[i] is emotion for i, emotion in enumerate(COMPOSITE_CLASSES))
+    assert right >= 3, f"expected {[e.value for e in COMPOSITE_CLASSES]}, got {[found[i].value for i in range(4)]}"
