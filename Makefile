@@ -10,8 +10,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[train,dev]'
 	touch $(STAMP)
 
+SAMPLE := ../shared/media/justin.jpg
+
 run: $(STAMP)
-	$(VENV)/bin/facemoji image ../shared/media/justin.jpg -o out/ --mode overlay
+	$(VENV)/bin/facemoji stickers --profile classic -o out/stickers
+	@if [ -f $(SAMPLE) ]; then \
+		for mode in overlay box panel; do \
+			$(VENV)/bin/facemoji image $(SAMPLE) -o out/photo-$$mode.png --mode $$mode; \
+		done; \
+	else echo "no sample photo at $(SAMPLE): try .venv/bin/facemoji image YOUR_PHOTO.jpg -o out/"; fi
 	@echo "wrote out/ (open the PNGs)"
 
 test: $(STAMP)

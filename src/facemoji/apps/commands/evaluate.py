@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(classifier, dataset)
     out = args.out or Path("runs") / f"eval-{classifier.path.stem}-{args.data.stem}-{result.split}"
     try:
-        written = [save_json(result.to_dict(), out / "evaluation.json")]
-        written += _confusion_png(result, out)
+        written = [save_json(result.to_dict(), out / "evaluation.json"), _confusion_png(result, out)]
     except OSError as e:
         print(f"facemoji evaluate: cannot write to {out}: {e}", file=sys.stderr)
         return 1
@@ -63,17 +62,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confusion_png(result: Evaluation, out: Path) -> list[Path]:
-    try:
-        from facemoji.training.plots import plot_confusion
-    except ImportError:  # matplotlib comes with the train extra; the JSON holds the same matrix
-        print("confusion.png skipped: install the train extra: pip install 'facemoji[train]'", file=sys.stderr)
-        return []
+def _confusion_png(result: Evaluation, out: Path) -> Path:
     import numpy as np
+
+    from facemoji.training.plots import plot_confusion
 
     path = out / "confusion.png"
     tmp = out / f".confusion.{os.getpid()}.tmp.png"
     title = f"{Path(result.model).name} on {Path(result.data).name} [{result.split}], accuracy {result.accuracy:.3f}"
     plot_confusion(np.array(result.confusion), list(result.per_class), tmp, title)
     tmp.replace(path)
-    return [path]
+    return path

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=pos_int, help="channels of the first stage (vgg; default: 48)")
     parser.add_argument("--batch-size", type=pos_int, help="faces per step and device (default: 128)")
     parser.add_argument("--lr", type=pos_float, help="peak learning rate (default: the architecture's recipe)")
-    parser.add_argument("--patience", type=pos_int, help="epochs without a better validation accuracy before stopping")
+    parser.add_argument("--patience", type=pos_int, help="epochs without a better validation accuracy (default: 25)")
     parser.add_argument("--limit", type=pos_int, help="use only N training and N validation faces (quick trials)")
     parser.add_argument("--seed", type=int, help="random seed (default: 42)")
     parser.add_argument("--accelerator", choices=("cpu", "gpu", "auto"), help="device type (default: cpu)")
