@@ -10,7 +10,7 @@ A check fits the same models on PublicTest instead (strength by 5-fold cross-val
 the CNN was trained on the training split, so its scores there are more confident than on new
 faces, and a fusion fitted on them may trust it too much.
 
-Detections and scores are cached under --cache, so re-runs take seconds.
+Detections and scores are cached under --cache, so a re-run only refits the regressions.
 
     OPENBLAS_NUM_THREADS=1 nice -n 5 .venv/bin/python scripts/measure_blendshape_fusion.py [--data ...]
 
@@ -154,7 +154,7 @@ def fit_softmax(x: np.ndarray, y: np.ndarray, strength: float, iterations: int =
         ap = (a[:, :, None] * p[:, None, :]).reshape(n, d * k)
         hess = -ap.T @ ap
         for c in range(k):
-            hess[c :: k, c :: k] += a.T @ (a * p[:, c : c + 1])
+            hess[c::k, c::k] += a.T @ (a * p[:, c : c + 1])
         hess /= n
         hess += np.diag(np.repeat(penalty, k))
         step = np.linalg.solve(hess, grad.reshape(-1)).reshape(d, k)
