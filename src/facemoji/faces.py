@@ -10,14 +10,7 @@ per frame (MediaPipe tracks faces there).
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
-import os
-import sys
-import threading
-import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facemoji.landmarker_model import LandmarkerModelError, landmarker_model_path
+from facemoji.mediapipe_tasks import TaskHandle
 from facemoji.results import Box, DetectedFace, Pose
 
 if TYPE_CHECKING:
@@ -99,17 +93,11 @@ class FaceFinder:
             output_facial_transformation_matrixes=True,
         )
         try:
-            with _native_logs_silenced():
-                landmarker = vision.FaceLandmarker.create_from_options(mp_options)
+            self._handle = TaskHandle(lambda: vision.FaceLandmarker.create_from_options(mp_options))
         except (RuntimeError, ValueError) as e:
             raise LandmarkerModelError(f"MediaPipe could not load {path}: {e}") from e
-        self._landmarker = landmarker
-        self._close = weakref.finalize(self, landmarker.close)  # on close() or garbage collection
-        _unclosed.add(self)
-        _close_unclosed_at_exit()
         self._max_faces = options.max_faces
         self.video = video
-        self._used = False
         self._last_timestamp_ms: int | None = None
 
     def find(self, rgb: np.ndarray) -> list[DetectedFace]:
@@ -126,7 +114,7 @@ class FaceFinder:
         self._check_open()
         _check_rgb(rgb)
         h, w = rgb.shape[:2]
-        with self._first_use_silenced():
+        with self._handle.silenced_first_use():
             found = self._detect(rgb, _Region(0, 0, w, h), level=0)
             faces = _merge(found)
             for level, tiles in enumerate(_tile_levels(w, h), start=1):
@@ -153,14 +141,14 @@ class FaceFinder:
         _check_rgb(rgb)
         self._last_timestamp_ms = timestamp_ms
         h, w = rgb.shape[:2]
-        with self._first_use_silenced():
-            result = self._landmarker.detect_for_video(_mp_image(rgb), timestamp_ms)
+        with self._handle.silenced_first_use():
+            result = self._handle.task.detect_for_video(_mp_image(rgb), timestamp_ms)
         faces = [_face(marks, shapes, matrix, _Region(0, 0, w, h), w, h) for marks, shapes, matrix in _zip(result)]
         return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 
     def close(self) -> None:
         """Release MediaPipe's graph; calling it again does nothing."""
-        self._close()
+        self._handle.close()
 
     def __enter__(self) -> FaceFinder:
         return self
@@ -171,73 +159,18 @@ class FaceFinder:
         self.close()
 
     def _check_open(self) -> None:
-        if not self._close.alive:
+        if self._handle.closed:
             raise ValueError("this FaceFinder is closed")
-
-    @contextlib.contextmanager
-    def _first_use_silenced(self) -> Iterator[None]:
-        # mediapipe 1.2.2 logs only while creating the landmarker; the first detection is silenced as
-        # well in case its interpreters start lazily
-        if self._used:
-            yield
-            return
-        with _native_logs_silenced():
-            yield
-        self._used = True
 
     def _detect(self, rgb: np.ndarray, region: _Region, level: int) -> list[_Found]:
         h, w = rgb.shape[:2]
         crop = rgb[region.y : region.y + region.h, region.x : region.x + region.w]
-        result = self._landmarker.detect(_mp_image(crop))
+        result = self._handle.task.detect(_mp_image(crop))
         found = []
         for marks, shapes, matrix in _zip(result):
             face = _face(marks, shapes, matrix, region, w, h)
             found.append(_Found(face, _cut(face.landmarks, region, w, h), level))
         return found
-
-
-_stderr_lock = threading.Lock()
-_unclosed: weakref.WeakSet[FaceFinder] = weakref.WeakSet()
-
-
-@functools.cache
-def _close_unclosed_at_exit() -> None:
-    """Close every finder still open when the interpreter exits.
-
-    MediaPipe sends each call, close included, through a thread pool, and concurrent.futures
-    stops its pools before ``atexit`` callbacks run; a landmarker left open then fails in its own
-    ``__del__`` during module teardown ("TypeError: 'NoneType' object is not callable"). Threading's
-    exit callbacks run last-registered first, so registering after the landmarker made its pool
-    (and so after concurrent.futures registered its own) closes ours while the pools still run.
-    """
-    threading._register_atexit(_close_unclosed)
-
-
-def _close_unclosed() -> None:
-    for finder in list(_unclosed):
-        finder.close()
-
-
-@contextlib.contextmanager
-def _native_logs_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a while.
-
-    MediaPipe's C++ side (glog, absl, TFLite) writes "Logging before InitGoogle()", "Created
-    TensorFlow Lite XNNPACK delegate" and W0000/I0000 lines straight to the descriptor while a
-    landmarker is created and first used; GLOG_minloglevel, TF_CPP_MIN_LOG_LEVEL and
-    GOOGLE_STDERRTHRESHOLD do not reach it.
-    """
-    with _stderr_lock:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
 
 
 def _tile_levels(width: int, height: int) -> list[list[_Region]]:

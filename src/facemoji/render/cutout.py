@@ -20,6 +20,7 @@ from types import TracebackType
 import numpy as np
 from PIL import Image
 
+from facemoji.mediapipe_tasks import TaskHandle
 from facemoji.results import Box
 
 MODEL_NAME = "selfie_segmenter.tflite"
@@ -58,7 +59,7 @@ class PersonSegmenter:
             base_options=BaseOptions(model_asset_path=str(path)), output_confidence_masks=True
         )
         try:
-            self._segmenter = vision.ImageSegmenter.create_from_options(options)
+            self._handle = TaskHandle(lambda: vision.ImageSegmenter.create_from_options(options))
         except (RuntimeError, ValueError) as e:
             raise SegmenterError(f"MediaPipe could not load {path}: {e}") from e
 
@@ -75,7 +76,9 @@ class PersonSegmenter:
             got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
             raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
         try:
-            result = self._segmenter.segment(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+            with self._handle.silenced_first_use():
+                result = self._handle.task.segment(image)
         except RuntimeError as e:
             raise SegmenterError(f"selfie segmentation failed: {e}") from e
         mask = result.confidence_masks[-1].numpy_view()  # the model's one output: person confidence
@@ -92,7 +95,8 @@ class PersonSegmenter:
         return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
 
     def close(self) -> None:
-        self._segmenter.close()
+        """Release MediaPipe's graph; calling it again does nothing."""
+        self._handle.close()
 
     def __enter__(self) -> PersonSegmenter:
         return self
