@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facemoji.landmarker_model import LandmarkerModelError, landmarker_model_path
-from facemoji.mediapipe_tasks import TaskHandle
+from facemoji.mediapipe_tasks import TaskHandle, check_rgb, mp_image
 from facemoji.results import Box, DetectedFace, Pose
 
 if TYPE_CHECKING:
-    import mediapipe as mp
     from mediapipe.tasks.python.vision import FaceLandmarkerResult
 
 MIN_FACE_PX = 64
@@ -112,7 +111,7 @@ class FaceFinder:
         if self.video:
             raise ValueError("this FaceFinder was created with video=True; use find_in_frame(rgb, timestamp_ms)")
         self._check_open()
-        _check_rgb(rgb)
+        check_rgb(rgb)
         h, w = rgb.shape[:2]
         with self._handle.silenced_first_use():
             found = self._detect(rgb, _Region(0, 0, w, h), level=0)
@@ -138,11 +137,11 @@ class FaceFinder:
         self._check_open()
         if self._last_timestamp_ms is not None and timestamp_ms <= self._last_timestamp_ms:
             raise ValueError(f"timestamps must increase: got {timestamp_ms} ms after {self._last_timestamp_ms} ms")
-        _check_rgb(rgb)
+        check_rgb(rgb)
         self._last_timestamp_ms = timestamp_ms
         h, w = rgb.shape[:2]
         with self._handle.silenced_first_use():
-            result = self._handle.task.detect_for_video(_mp_image(rgb), timestamp_ms)
+            result = self._handle.task.detect_for_video(mp_image(rgb), timestamp_ms)
         faces = [_face(marks, shapes, matrix, _Region(0, 0, w, h), w, h) for marks, shapes, matrix in _zip(result)]
         return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 
@@ -165,7 +164,7 @@ class FaceFinder:
     def _detect(self, rgb: np.ndarray, region: _Region, level: int) -> list[_Found]:
         h, w = rgb.shape[:2]
         crop = rgb[region.y : region.y + region.h, region.x : region.x + region.w]
-        result = self._handle.task.detect(_mp_image(crop))
+        result = self._handle.task.detect(mp_image(crop))
         found = []
         for marks, shapes, matrix in _zip(result):
             face = _face(marks, shapes, matrix, region, w, h)
@@ -232,18 +231,6 @@ def _cut(landmarks: np.ndarray, region: _Region, w: int, h: int) -> int:
     in_image = (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
     in_region = (x >= region.x) & (x <= region.x + region.w) & (y >= region.y) & (y <= region.y + region.h)
     return int(np.count_nonzero(in_image & ~in_region))
-
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
-        raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
-
-
-def _mp_image(rgb: np.ndarray) -> mp.Image:
-    import mediapipe as mp
-
-    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
 
 
 def _zip(result: FaceLandmarkerResult) -> zip:

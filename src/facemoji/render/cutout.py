@@ -20,7 +20,7 @@ from types import TracebackType
 import numpy as np
 from PIL import Image
 
-from facemoji.mediapipe_tasks import TaskHandle
+from facemoji.mediapipe_tasks import TaskHandle, mp_image
 from facemoji.results import Box
 
 MODEL_NAME = "selfie_segmenter.tflite"
@@ -70,13 +70,8 @@ class PersonSegmenter:
             ValueError: ``rgb`` is not an (H, W, 3) uint8 array.
             SegmenterError: MediaPipe failed on the image.
         """
-        import mediapipe as mp
-
-        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
-            raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
+        image = mp_image(rgb)
         try:
-            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
             with self._handle.silenced_first_use():
                 result = self._handle.task.segment(image)
         except RuntimeError as e:
