@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from facemoji.emotions import EMOTIONS
 from facemoji.render import avatar
-from facemoji.render.avatar import PRESETS, render_avatar_png, render_avatar_svg
+from facemoji.render.avatar import render_avatar_png, render_avatar_svg
+from facemoji.render.avatar_profile import PRESETS
 
 
 def _measure(

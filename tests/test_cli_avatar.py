@@ -12,7 +12,8 @@ import facemoji
 from facemoji.apps.cli import main
 from facemoji.apps.commands import avatar as avatar_cmd
 from facemoji.emotions import EMOTIONS, Emotion
-from facemoji.render.avatar import PRESETS, render_avatar_png
+from facemoji.render.avatar import render_avatar_png
+from facemoji.render.avatar_profile import PRESETS
 from facemoji.results import Box, Face, Pose
 
 

@@ -11,16 +11,8 @@ import python_avatars as pa
 
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.render import avatar
-from facemoji.render.avatar import (
-    PRESETS,
-    AvatarProfile,
-    AvatarRenderError,
-    Expression,
-    avatar_head_box,
-    random_profile,
-    render_avatar_png,
-    render_avatar_svg,
-)
+from facemoji.render.avatar import AvatarRenderError, avatar_head_box, render_avatar_png, render_avatar_svg
+from facemoji.render.avatar_profile import PRESETS, AvatarProfile, Expression, random_profile
 
 SIZE = 128
 PROFILES = {name: PRESETS[name] for name in ("classic", "bearded", "hijab", "punk")} | {"random:5": random_profile(5)}

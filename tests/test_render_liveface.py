@@ -15,8 +15,8 @@ import resvg
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS, Emotion
-from facemoji.render.avatar import PRESETS
 from facemoji.render.avatar_layers import AvatarArt, AvatarSvgError
+from facemoji.render.avatar_profile import PRESETS
 from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
 from facemoji.render.smoothing import OneEuroOptions, OneEuroSmoother, SmoothingError
 from facemoji.results import Box, Face, Pose

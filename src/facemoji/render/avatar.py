@@ -1,6 +1,7 @@
 """Render an avatar profile wearing an expression, as SVG text or an RGBA Pillow image.
 
->>> from facemoji.render.avatar import AvatarProfile, render_avatar_png
+>>> from facemoji.render.avatar import render_avatar_png
+>>> from facemoji.render.avatar_profile import AvatarProfile
 >>> render_avatar_png(AvatarProfile(hair_type="bob"), "happy", 256).size
 (256, 256)
 
@@ -27,36 +28,7 @@ import resvg
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS, Emotion, parse_emotion
-from facemoji.render.avatar_profile import (
-    ALLOWED,
-    DEFAULT_EXPRESSIONS,
-    PRESETS,
-    AvatarProfile,
-    AvatarProfileError,
-    Expression,
-    load_profile,
-    profile_json,
-    random_profile,
-    resolve_profile,
-)
-
-__all__ = [
-    "ALLOWED",
-    "DEFAULT_EXPRESSIONS",
-    "MAX_SIZE",
-    "PRESETS",
-    "AvatarProfile",
-    "AvatarProfileError",
-    "AvatarRenderError",
-    "Expression",
-    "avatar_head_box",
-    "load_profile",
-    "profile_json",
-    "random_profile",
-    "render_avatar_png",
-    "render_avatar_svg",
-    "resolve_profile",
-]
+from facemoji.render.avatar_profile import AvatarProfile, Expression
 
 MAX_SIZE = 1024
 _WIDTH, _HEIGHT = 264, 280  # python_avatars' canvas, in its user units
