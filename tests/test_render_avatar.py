@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import python_avatars as pa
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.render import avatar
 from facemoji.render.avatar import AvatarRenderError, avatar_head_box, render_avatar_png, render_avatar_svg
-from facemoji.render.avatar_profile import PRESETS, AvatarProfile, Expression, random_profile
+from facemoji.render.avatar_profile import ALLOWED, PART_ALLOWED, PRESETS, AvatarProfile, Expression, random_profile
 
 SIZE = 128
 PROFILES = {name: PRESETS[name] for name in ("classic", "bearded", "hijab", "punk")} | {"random:5": random_profile(5)}
@@ -56,6 +57,32 @@ def test_no_part_is_left_with_an_empty_fill() -> None:
             background_style=("none", "circle")[i % 2],
         )
         assert 'fill=""' not in render_avatar_svg(profile, Emotion.NEUTRAL), profile
+
+
+def test_svg_simplifications_keep_every_part_looking_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masks turned into clips and colour layers drawn as shapes: every part value, same picture.
+
+    Only anti-aliased edge pixels may change (a clip's edge and a filled shape's edge round differently).
+    """
+    variants = [(AvatarProfile(**{key: value}), Emotion.NEUTRAL) for key in ALLOWED for value in ALLOWED[key]]
+    plain = Expression(eyes="default", eyebrows="default", mouth="default")
+    variants += [(AvatarProfile(), replace(plain, **{p: name})) for p, names in PART_ALLOWED.items() for name in names]
+    variants += [(AvatarProfile(hat_type=hat, background_style="circle"), Emotion.HAPPY) for hat in ALLOWED["hat_type"]]
+
+    def pictures() -> list[np.ndarray]:
+        avatar._svg.cache_clear()
+        avatar._png.cache_clear()
+        return [np.asarray(render_avatar_png(profile, look, 128)).astype(int) for profile, look in variants]
+
+    simplified = pictures()
+    monkeypatch.setattr(avatar, "_masks_to_clips", lambda root: None)
+    monkeypatch.setattr(avatar, "_fill_clipped_tints", lambda root: None)
+    original = pictures()
+    for (profile, look), a, b in zip(variants, simplified, original, strict=True):
+        diff = np.abs(a - b).max(axis=-1)
+        assert (diff > 32).sum() <= 40 and diff.mean() < 0.2, (profile, look, (diff > 32).sum(), diff.mean())
+    avatar._svg.cache_clear()
+    avatar._png.cache_clear()
 
 
 def test_colours_are_the_profiles_not_black() -> None:

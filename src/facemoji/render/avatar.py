@@ -7,7 +7,9 @@
 
 The SVG is python_avatars' drawing with two fixes: the fills it leaves empty (``fill=""``, which
 renderers paint black) get the profile's colours, and the 264 x 280 canvas becomes a square
-viewBox with room above for tall hair and hats. Its groups keep python_avatars' ids, prefixed with
+viewBox with room above for tall hair and hats. It is also simplified to draw the same picture
+with fewer offscreen layers (masks become clips, clipped colour layers become filled shapes),
+which more than halves resvg's time for a 512 px PNG. Its groups keep python_avatars' ids, prefixed with
 the template's name (``transparent_Face``, ``transparent_Mouth``, ``transparent_Eyes``,
 ``transparent_Eyebrow``, ``transparent_Top``, ``transparent_Clothing``; ``circle_...`` with the
 circle background), so other renderers can take the drawing apart.
@@ -17,6 +19,7 @@ Renders are cached (by profile, expression and size), so a live app draws each p
 
 from __future__ import annotations
 
+import copy
 import io
 import numbers
 import re
@@ -179,7 +182,61 @@ def _svg(profile: AvatarProfile, expression: Expression) -> str:
     root.set("width", f"{side:g}")
     root.set("height", f"{side:g}")
     root.set("viewBox", f"{x:g} {y:g} {side:g} {side:g}")
+    _masks_to_clips(root)
+    _fill_clipped_tints(root)
     return ET.tostring(root, encoding="unicode")
+
+
+_SVG = "{http://www.w3.org/2000/svg}"
+_HREF = "{http://www.w3.org/1999/xlink}href"
+_WHITE = {"white", "#fff", "#ffffff"}
+_PAINT = {"fill", "fill-opacity", "opacity", "style"}
+
+
+def _masks_to_clips(root: ET.Element) -> None:
+    """Turn the masks that only cut a shape out (opaque white <use> copies) into clip paths.
+
+    Such a mask and the clip path of the same shapes draw the same pixels, but resvg rasterises
+    every mask into a layer of its own: the switch saves about a quarter of a 512 px render.
+    """
+    ids = {el.get("id"): el for el in root.iter() if el.get("id")}
+    clipped = set()
+    for mask in root.iter(f"{_SVG}mask"):
+        if mask.get("fill", "").lower() not in _WHITE or set(mask.attrib) - {"id", "fill"}:
+            continue
+        targets = [ids.get(use.get(_HREF, "").lstrip("#")) for use in mask]
+        if not mask or any(use.tag != f"{_SVG}use" or _PAINT & set(use.attrib) for use in mask):
+            continue
+        if any(target is None or _PAINT & set(target.attrib) for target in targets):
+            continue
+        mask.tag = f"{_SVG}clipPath"
+        del mask.attrib["fill"]
+        clipped.add(f"url(#{mask.get('id')})")
+    for el in root.iter():
+        if el.get("mask") in clipped:
+            el.set("clip-path", el.attrib.pop("mask"))
+
+
+def _fill_clipped_tints(root: ET.Element) -> None:
+    """Draw python_avatars' colour layers as the shapes they colour.
+
+    A part's colour is a group holding one big rectangle, clipped to the part's shape: the same
+    pixels as the shape filled with the group's colour, without the clip layer resvg would
+    rasterise (tests/test_render_avatar.py checks the pixels stay the same for every part).
+    """
+    clips = {f"url(#{c.get('id')})": c for c in root.iter(f"{_SVG}clipPath")}
+    for group in root.iter(f"{_SVG}g"):
+        clip = clips.get(group.get("clip-path", ""))
+        if clip is None or not group.get("fill") or len(group) != 1:
+            continue
+        rect = group[0]
+        if rect.tag == f"{_SVG}g" and set(rect.attrib) <= {"id", "transform"} and len(rect) == 1:
+            rect = rect[0]
+        if rect.tag != f"{_SVG}rect" or _PAINT & set(rect.attrib) or any(c.tag != f"{_SVG}use" for c in clip):
+            continue
+        group.remove(group[0])
+        group.extend(copy.deepcopy(use) for use in clip)
+        del group.attrib["clip-path"]
 
 
 _ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
