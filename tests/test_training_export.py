@@ -1,4 +1,4 @@
-"""ONNX export: ONNX Runtime matches torch, with and without flip test-time augmentation."""
+"""ONNX export: ONNX Runtime matches torch, with and without flip TTA, for ensembles, and in int8."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from fer_fixtures import export_tiny_model, face
 
 from facemoji.classifier import EmotionClassifier, center_crop
 from facemoji.emotions import EMOTIONS
-from facemoji.training.export import export_onnx
-from facemoji.training.models import ModelConfig, list_models
+from facemoji.training.export import MIN_INT8_AGREEMENT, export_onnx
+from facemoji.training.models import ModelConfig, build_model, list_models
 
 FACES = np.stack([face(s) for s in range(6)])
 
@@ -44,7 +44,42 @@ def test_metadata_describes_the_model(tmp_path: Path) -> None:
         "classes": [e.value for e in EMOTIONS],
         "config": {"arch": "vgg", "input_size": 40, "width": 4, "dropout": 0.3},
         "flip_tta": True,
+        "members": 1,
+        "int8": False,
     }
+
+
+def _tiny(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(width=4)).eval()
+
+
+def test_ensemble_averages_its_members_and_their_mirrors(tmp_path: Path) -> None:
+    members = [_tiny(1), _tiny(2)]
+    path = export_onnx(members, ModelConfig(width=4), tmp_path / "ensemble.onnx", flip=True)
+    got = EmotionClassifier(path).predict(FACES)
+
+    x = torch.from_numpy(center_crop(FACES, 40))
+    with torch.no_grad():
+        want = sum(m(v).softmax(1) for m in members for v in (x, x.flip(-1))) / 4
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
+    assert EmotionClassifier(path).info.config["width"] == 4
+
+
+def test_int8_export_keeps_the_answers_and_says_so(tmp_path: Path) -> None:
+    calibration = center_crop(np.stack([face(s) for s in range(96)]), 40)
+    model = _tiny(3)
+    float_path = export_onnx(model, ModelConfig(width=4), tmp_path / "float.onnx")
+    int8_path = export_onnx(model, ModelConfig(width=4), tmp_path / "int8.onnx", calibration=calibration)
+
+    faces = np.stack([face(s) for s in range(96)])
+    want, got = EmotionClassifier(float_path).predict(faces), EmotionClassifier(int8_path).predict(faces)
+    assert (want.argmax(1) == got.argmax(1)).mean() >= MIN_INT8_AGREEMENT
+    np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-2)
+    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(int8_path).graph.node)
+    meta = json.loads({p.key: p.value for p in onnx.load(int8_path).metadata_props}["facemoji"])
+    assert meta["int8"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["float.onnx", "int8.onnx"]
 
 
 def test_mismatch_is_refused_and_leaves_no_file(tmp_path: Path) -> None:

@@ -51,7 +51,8 @@ def test_ship_writes_model_and_card(setup: dict[str, Path], tmp_path: Path, caps
     assert card["model"]["sha256"] == file_sha256(out / "emotion.onnx")
     assert card["ms_per_face"] > 0 and card["ms_per_face_wall"] > 0
     assert sum(c["support"] for c in card["per_class_test"].values()) == 28
-    training = card["training"]
+    assert (card["model"]["ensemble_members"], card["model"]["int8"]) == (1, False)
+    (training,) = card["training"]
     assert (training["epochs_run"], training["best_epoch"], training["best_val_acc"]) == (3, 2, 0.35)
     assert training["config"]["model"]["width"] == 4 and "FER-2013" in card["licence"]
 

@@ -71,6 +71,28 @@ def test_resume_continues_the_run(fer_zip: Path, tmp_path: Path) -> None:
     assert sorted(_epochs(out / "metrics.csv")) == [0, 1]
 
 
+def test_export_an_int8_ensemble_with_flip(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for seed, run in enumerate(runs):
+        assert main(["train", "--data", str(fer_zip), "--out", str(run), *QUICK, "--seed", str(seed)]) == 0
+    out = tmp_path / "ensemble.onnx"
+    args = ["export", *map(str, runs), "-o", str(out), "--flip", "--int8", "--data", str(fer_zip)]
+    assert main(args) == 0
+    assert f"model: {out} (ensemble of 2, flip TTA, int8)" in capsys.readouterr().out
+    clf = EmotionClassifier(out)
+    assert clf.info.config["width"] == 8
+    probs = clf.predict(np.stack([np.full((48, 48), v, np.uint8) for v in (0, 128, 255)]))
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-3)
+
+
+def test_export_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "m.onnx")]) == 1
+    assert "cannot load a facemoji checkpoint from" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "m.onnx"), "--int8"]) == 2
+    assert "--int8 needs --data" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_class_folders_hold_out_a_validation_part(tmp_path: Path) -> None:
     root = write_kaggle_tree(tmp_path / "fer", per_class=4) / "train"  # class folders only, no splits
     out = tmp_path / "run"

@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "image": "photos to emoji: every face, its expression, its emoji",
     "train": "train an emotion classifier on FER-2013 or a folder of face crops",
     "evaluate": "measure an emotion model on a labelled dataset",
+    "export": "one ONNX model from trained runs: a network or an ensemble, with flip TTA and int8 as chosen",
     "avatar": "render the avatar of each face in a photo wearing that face's expression",
     "stickers": "write the 7 expressions of an avatar as a sticker pack",
 }

@@ -1,8 +1,14 @@
-"""Export a trained network to ONNX with its preprocessing metadata, and check it against torch."""
+"""Export trained networks to one ONNX model with its preprocessing metadata, checked against torch.
+
+One network or a small ensemble (their probabilities averaged), optionally with the mirrored face
+averaged in (flip test-time augmentation), optionally quantized to int8 with ONNX Runtime's static
+quantization. The graph always takes (N, 1, S, S) float faces and returns (N, 7) probabilities.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,32 +18,47 @@ from torch import nn
 from facemoji.emotions import EMOTIONS
 from facemoji.training.models import ModelConfig
 
+# An int8 model must pick the same class as its float original on this share of real faces.
+MIN_INT8_AGREEMENT = 0.97
+
 
 class _Probabilities(nn.Module):
-    """Softmax over the classes, averaged with the mirrored face when ``flip`` is set."""
+    """Softmax over the classes, averaged over the members and, with ``flip``, the mirrored face."""
 
-    def __init__(self, model: nn.Module, flip: bool) -> None:
+    def __init__(self, models: Sequence[nn.Module], flip: bool) -> None:
         super().__init__()
-        self.model, self.flip = model, flip
+        self.members, self.flip = nn.ModuleList(models), flip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 1, S, S) -> (N, 7)
-        if not self.flip:
-            return self.model(x).softmax(1)
         n = x.shape[0]
-        probs = self.model(torch.cat([x, x.flip(-1)])).softmax(1)  # one batch for both views
-        return (probs[:n] + probs[n:]) / 2
+        views = torch.cat([x, x.flip(-1)]) if self.flip else x  # one batch for both views
+        probs = torch.stack([m(views).softmax(1) for m in self.members]).mean(0)
+        return (probs[:n] + probs[n:]) / 2 if self.flip else probs
 
 
-def export_onnx(model: nn.Module, config: ModelConfig, path: Path, flip: bool = False, atol: float = 1e-4) -> Path:
-    """Write ``model`` as ONNX with metadata and verify ONNX Runtime matches torch within ``atol``.
+def export_onnx(
+    models: nn.Module | Sequence[nn.Module],
+    config: ModelConfig,
+    path: Path,
+    flip: bool = False,
+    calibration: np.ndarray | None = None,
+    atol: float = 1e-4,
+) -> Path:
+    """Write ``models`` as one ONNX graph with metadata; verify ONNX Runtime against torch.
+
+    ``config`` describes the members (they share it, at least the input size). With
+    ``calibration`` ((N, 1, S, S) float faces, a few hundred training faces) the weights and
+    activations are quantized to int8, and the int8 graph must pick the float graph's class on at
+    least ``MIN_INT8_AGREEMENT`` of those faces. Nothing is written at ``path`` unless the checks pass.
 
     Raises:
-        RuntimeError: the exported graph's outputs differ from torch's.
+        RuntimeError: the exported graph's outputs differ from torch's, or int8 changed too many answers.
     """
     import onnx
     import onnxruntime as ort
 
-    wrapped = _Probabilities(model.float().eval(), flip).eval()
+    members = [models] if isinstance(models, nn.Module) else list(models)
+    wrapped = _Probabilities([m.float().eval() for m in members], flip).eval()
     s = config.input_size
     sample = torch.rand(4, 1, s, s)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,12 +67,6 @@ def export_onnx(model: nn.Module, config: ModelConfig, path: Path, flip: bool = 
         wrapped, sample, tmp, input_names=["faces"], output_names=["probs"],
         dynamic_axes={"faces": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False,
     )  # fmt: skip
-    proto = onnx.load(tmp)
-    meta = {"input_size": s, "classes": [e.value for e in EMOTIONS], "config": config.to_dict(), "flip_tta": flip}
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "facemoji", json.dumps(meta)
-    onnx.save(proto, tmp)
-
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"faces": sample.numpy()})
     with torch.no_grad():
@@ -59,5 +74,55 @@ def export_onnx(model: nn.Module, config: ModelConfig, path: Path, flip: bool = 
     if not np.allclose(got, want, atol=atol):
         tmp.unlink()
         raise RuntimeError(f"ONNX export differs from torch by {np.abs(got - want).max():.2e} (> {atol})")
+
+    if calibration is not None:
+        try:
+            _quantize(tmp, calibration)
+        except RuntimeError:
+            tmp.unlink()
+            raise
+    proto = onnx.load(tmp)
+    meta = {
+        "input_size": s, "classes": [e.value for e in EMOTIONS], "config": config.to_dict(),
+        "flip_tta": flip, "members": len(members), "int8": calibration is not None,
+    }  # fmt: skip
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "facemoji", json.dumps(meta)
+    onnx.save(proto, tmp)
     tmp.replace(path)
     return path
+
+
+def _quantize(path: Path, calibration: np.ndarray) -> None:
+    """Replace the float ONNX graph at ``path`` by its int8 version (QDQ, per-channel weights)."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Faces(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches: Iterator[np.ndarray] = iter(np.array_split(calibration, max(1, len(calibration) // 32)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {"faces": batch.astype(np.float32)}
+
+    prepared, quantized = path.with_suffix(".pre.onnx"), path.with_suffix(".int8.onnx")
+    try:
+        quant_pre_process(str(path), str(prepared))
+        quantize_static(
+            str(prepared), str(quantized), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "Relu", "MaxPool", "Gemm"],  # the softmax and averaging stay float
+        )  # fmt: skip
+        scores = [
+            ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"faces": calibration})[0]
+            for p in (path, quantized)
+        ]
+        agreement = float((scores[0].argmax(1) == scores[1].argmax(1)).mean())
+        if agreement < MIN_INT8_AGREEMENT:
+            raise RuntimeError(f"int8 picks the float model's class on only {agreement:.1%} of calibration faces")
+        quantized.replace(path)
+    finally:
+        prepared.unlink(missing_ok=True)
+        quantized.unlink(missing_ok=True)

@@ -2,8 +2,10 @@
 
 Ship a trained model into the package (the model, ``model_card.json`` and ``MODEL_CARD.md``)::
 
-    python -m facemoji.training.model_card --model runs/emotion/model.onnx --run runs/emotion \\
+    python -m facemoji.training.model_card --model runs/emotion/model.onnx --run runs/emotion [runs/b ...] \\
         --data ../shared/datasets/fer2013.zip --out src/facemoji/models [--baseline runs/seed/model.onnx]
+
+An ensemble (``facemoji export RUN RUN ...``) lists each member's run, in the order exported.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def training_summary(run: Path) -> dict:
 
 def build_card(
     model: Path,
-    run: Path,
+    runs: list[Path],
     data: Path,
     evaluations: dict[str, Evaluation],
     baseline: dict[str, Evaluation] | None = None,
@@ -84,6 +86,7 @@ def build_card(
         FileNotFoundError: the run folder lacks config.json or metrics.csv.
     """
     info = EmotionClassifier(model).info
+    meta = _metadata(model)
     latency = time_per_face(model, runs=timing_runs)
     sizes = {s: len(load_dataset(data, s)) for s in ("train", "public", "private")}
     card = {
@@ -93,7 +96,9 @@ def build_card(
             "architecture": info.config,
             "input": f"48x48 grayscale face, centre {info.input_size}x{info.input_size} crop, pixels / 255",
             "classes": list(info.classes),
-            "flip_tta": _flip_tta(model),
+            "flip_tta": bool(meta.get("flip_tta", False)),
+            "ensemble_members": int(meta.get("members", 1)),
+            "int8": bool(meta.get("int8", False)),
             "parameters": onnx_parameters(model),
             "file_bytes": model.stat().st_size,
             "sha256": file_sha256(model),
@@ -109,7 +114,7 @@ def build_card(
             f"augmentation included), ONNX Runtime {onnxruntime.__version__} on 1 thread, {_cpu_name()}; "
             "the wall time matches it when the machine is otherwise idle"
         ),
-        "training": training_summary(run),
+        "training": [training_summary(run) for run in runs],
         "licence": LICENCE,
     }
     if baseline:
@@ -120,11 +125,11 @@ def build_card(
     return card
 
 
-def _flip_tta(model: Path) -> bool:
+def _metadata(model: Path) -> dict:
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(model, load_external_data=False).metadata_props}
-    return bool(json.loads(meta["facemoji"]).get("flip_tta", False))
+    return json.loads(meta["facemoji"])
 
 
 def _cpu_name() -> str:
@@ -138,7 +143,7 @@ def _cpu_name() -> str:
 
 
 def render_markdown(card: dict) -> str:
-    m, d, t = card["model"], card["data"], card["training"]
+    m, d = card["model"], card["data"]
     split_names = {"public": "PublicTest", "private": "PrivateTest", "test": "whole test"}
     lines = [
         f"# Model card: {card['name']}",
@@ -167,6 +172,8 @@ def render_markdown(card: dict) -> str:
         "",
         f"- architecture: `{json.dumps(m['architecture'])}`",
         f"- input: {m['input']}; flip test-time augmentation inside the graph: {'yes' if m['flip_tta'] else 'no'}",
+        f"- ensemble of {m['ensemble_members']} networks (probabilities averaged); "
+        f"weights and activations {'int8 (ONNX Runtime static quantization)' if m['int8'] else 'float32'}",
         f"- parameters: {m['parameters']:,}; file: {m['file_bytes'] / 1e6:.2f} MB, sha256 `{m['sha256']}`",
         f"- speed: **{card['ms_per_face']} ms per face** (wall time {card['ms_per_face_wall']} ms): {card['timing']}",
         "",
@@ -174,18 +181,23 @@ def render_markdown(card: dict) -> str:
         "",
         f"- `{d['file']}`, sha256 `{d['sha256']}`",
         f"- faces: {d['faces']['train']} train, {d['faces']['public']} PublicTest, {d['faces']['private']} PrivateTest",
-        f"- model selection (early stopping, best checkpoint) on `{t['validation_split']}`; "
+        f"- model selection (early stopping, best checkpoint) on `{card['training'][0]['validation_split']}`; "
         "PrivateTest was never seen before this report",
         "",
         "## Training",
-        "",
-        f"- {t['epochs_run']} epochs run; best at epoch {t['best_epoch']}: "
-        f"validation accuracy {t['best_val_acc']:.4f}, train accuracy {t['train_acc_at_best']:.4f} (augmented)",
-        "- configuration:",
-        "",
-        "```json",
-        json.dumps(t["config"], indent=2),
-        "```",
+    ]
+    for i, t in enumerate(card["training"], 1):
+        lines += [
+            "",
+            f"Network {i} of {len(card['training'])}: {t['epochs_run']} epochs run; best at epoch {t['best_epoch']}: "
+            f"validation accuracy {t['best_val_acc']:.4f}, train accuracy {t['train_acc_at_best']:.4f} (augmented). "
+            "Configuration:",
+            "",
+            "```json",
+            json.dumps(t["config"], indent=2),
+            "```",
+        ]
+    lines += [
         "",
         "## Licence",
         "",
@@ -193,23 +205,6 @@ def render_markdown(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_model_card(
-    model: Path,
-    run: Path,
-    data: Path,
-    evaluations: dict[str, Evaluation],
-    out_dir: Path,
-    baseline: dict[str, Evaluation] | None = None,
-    timing_runs: int = 2000,
-) -> tuple[Path, Path]:
-    """Write ``MODEL_CARD.md`` and ``model_card.json`` for ``model`` into ``out_dir``.
-
-    Raises:
-        ModelError, DatasetError, FileNotFoundError: as :func:`build_card`.
-    """
-    return _write_card(build_card(model, run, data, evaluations, baseline, timing_runs), out_dir)
 
 
 def _write_card(card: dict, out_dir: Path) -> tuple[Path, Path]:
@@ -227,7 +222,9 @@ def evaluate_splits(model: Path, data: Path, splits: tuple[str, ...] = CARD_SPLI
     return {s: evaluate(classifier, load_dataset(data, s)) for s in splits}
 
 
-def ship(model: Path, run: Path, data: Path, out_dir: Path, baseline: Path | None = None) -> tuple[Path, Path, Path]:
+def ship(
+    model: Path, runs: list[Path], data: Path, out_dir: Path, baseline: Path | None = None
+) -> tuple[Path, Path, Path]:
     """Copy ``model`` to ``out_dir/emotion.onnx`` with its card; returns the three files written.
 
     Raises:
@@ -235,7 +232,7 @@ def ship(model: Path, run: Path, data: Path, out_dir: Path, baseline: Path | Non
     """
     evaluations = evaluate_splits(model, data)
     baseline_evals = evaluate_splits(baseline, data) if baseline else None
-    card = build_card(model, run, data, evaluations, baseline_evals)
+    card = build_card(model, runs, data, evaluations, baseline_evals)
     out_dir.mkdir(parents=True, exist_ok=True)
     shipped = out_dir / SHIPPED_NAME
     if model.resolve() != shipped.resolve():
@@ -248,7 +245,10 @@ def ship(model: Path, run: Path, data: Path, out_dir: Path, baseline: Path | Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facemoji.training.model_card", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="exported .onnx model")
-    parser.add_argument("--run", type=Path, required=True, help="its training run folder (config.json, metrics.csv)")
+    parser.add_argument(
+        "--run", type=Path, nargs="+", required=True,
+        help="its training run folder (config.json, metrics.csv); one per network of an ensemble",
+    )  # fmt: skip
     parser.add_argument("--data", type=Path, required=True, help="FER-2013 (Kaggle zip/folder or fer2013.csv)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write emotion.onnx and the card into")
     parser.add_argument("--baseline", type=Path, help="another .onnx model to report beside it (e.g. seed-cnn)")

@@ -1,0 +1,80 @@
+"""``facemoji export``: one ONNX model from trained runs (needs the ``train`` extra).
+
+A single network or an ensemble of several (their probabilities averaged), with the mirrored face
+averaged in (``--flip``) and quantized to int8 (``--int8``, calibrated on training faces) as
+chosen. ``facemoji evaluate --model OUT`` then measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facemoji.apps.commands.train import INSTALL_HINT
+
+CALIBRATION_FACES = 512
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "runs", nargs="+", type=Path, metavar="RUN",
+        help="a run folder of facemoji train (its best checkpoint) or a .ckpt file; several make an ensemble",
+    )  # fmt: skip
+    parser.add_argument("-o", "--out", required=True, type=Path, help="the .onnx file to write")
+    parser.add_argument("--flip", action="store_true", help="also score the mirrored face and average (2x the cost)")
+    parser.add_argument("--int8", action="store_true", help="quantize to int8 (about 2x faster on x86 CPUs)")
+    parser.add_argument(
+        "--data", type=Path, help="with --int8: the training data, whose faces calibrate the quantization"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import numpy as np
+
+        from facemoji.classifier import center_crop
+        from facemoji.training.data import DatasetError, load_dataset
+        from facemoji.training.export import export_onnx
+        from facemoji.training.models import ModelConfig
+        from facemoji.training.train import EmotionModule
+    except ImportError as e:
+        print(f"facemoji export: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
+        return 1
+    if args.int8 and args.data is None:
+        print("facemoji export: --int8 needs --data (training faces to calibrate on)", file=sys.stderr)
+        return 2
+
+    members, configs = [], []
+    for run_path in args.runs:
+        ckpt = run_path / "checkpoints" / "best.ckpt" if run_path.is_dir() else run_path
+        try:
+            module = EmotionModule.load_from_checkpoint(ckpt, map_location="cpu")
+        except Exception as e:  # torch and Lightning raise many types for missing or foreign files
+            print(f"facemoji export: cannot load a facemoji checkpoint from {ckpt}: {e}", file=sys.stderr)
+            return 1
+        members.append(module.model)
+        configs.append(ModelConfig(**module.cfg["model"]))
+    if len({c.input_size for c in configs}) > 1:
+        sizes = ", ".join(f"{r}: {c.input_size}" for r, c in zip(args.runs, configs, strict=True))
+        print(f"facemoji export: ensemble members must share an input size ({sizes})", file=sys.stderr)
+        return 1
+
+    calibration = None
+    if args.int8:
+        try:
+            train = load_dataset(args.data, "train")
+        except DatasetError as e:
+            print(f"facemoji export: {e}", file=sys.stderr)
+            return 1
+        pick = np.random.default_rng(0).choice(len(train), min(CALIBRATION_FACES, len(train)), replace=False)
+        calibration = center_crop(train.images[np.sort(pick)], configs[0].input_size)
+    try:
+        export_onnx(members, configs[0], args.out, flip=args.flip, calibration=calibration)
+    except (RuntimeError, OSError) as e:
+        print(f"facemoji export: {e}", file=sys.stderr)
+        return 1
+    kind = f"ensemble of {len(members)}" if len(members) > 1 else "1 network"
+    extras = [x for x, on in (("flip TTA", args.flip), ("int8", args.int8)) if on]
+    print(f"model: {args.out} ({', '.join([kind, *extras])})")
+    return 0
