@@ -15,14 +15,15 @@ from facemoji.results import Face
 from facemoji.training.data import load_dataset
 
 VIDEO_FRAMES = 30
-# Four clearly different expressions; each is represented by the first PrivateTest face of its class that the
-# shipped classifier labels right with probability > SURE on the raw 48x48 crop.
+# Four clearly different expressions; each is represented by a PrivateTest face of its class that the shipped
+# classifier labels right with probability > SURE on the raw 48x48 crop (the first such face the landmarker
+# finds in the composite).
 COMPOSITE_CLASSES = (Emotion.ANGRY, Emotion.HAPPY, Emotion.SAD, Emotion.SURPRISE)
 SURE = 0.9
-CANDIDATES = 100  # faces of each class scanned for one that qualifies
-# Each crop is upscaled to TILE px and framed in gray. Finding all four is sensitive to the layout: over 8 such
-# face sets (the k-th qualifying face of each class) and tiles of 192-208 px with 16-32 px borders, all four
-# faces were found in 55 of 72 composites (271 of 288 faces); this layout found them in 6 of the 8 sets.
+CANDIDATES = 100  # faces of each class scanned for sure ones
+FINDING_ATTEMPTS = 5
+# Each crop is upscaled to TILE px and framed in gray. The landmarker misses some of these blurry faces: over 8
+# face sets and tiles of 192-208 px with 16-32 px borders, all four were found in 55 of 72 composites.
 TILE, BORDER, GRAY = 200, 24, 128
 
 
@@ -90,10 +91,10 @@ def test_process_on_an_image_engine_is_refused() -> None:
 
 
 def _confident_faces(fer2013_zip: Path) -> list[np.ndarray]:
-    """One raw 48x48 crop per COMPOSITE_CLASSES entry, chosen as that constant's comment says."""
+    """Per COMPOSITE_CLASSES entry, the raw 48x48 crops the shipped classifier is sure of (see that constant)."""
     data = load_dataset(fer2013_zip, "private")  # decoded once, then cached
     classifier = EmotionClassifier()
-    crops = []
+    candidates = []
     for emotion in COMPOSITE_CLASSES:
         label = EMOTIONS.index(emotion)
         index = np.flatnonzero(data.labels == label)[:CANDIDATES]
@@ -101,24 +102,40 @@ def _confident_faces(fer2013_zip: Path) -> list[np.ndarray]:
         sure = np.flatnonzero((probs.argmax(axis=1) == label) & (probs[:, label] > SURE))
         if not len(sure):
             pytest.fail(f"no {emotion.value} face among the first {CANDIDATES} scored above {SURE}")
-        crops.append(data.images[index[sure[0]]])
-    return crops
+        candidates.append(data.images[index[sure]])
+    return candidates
 
 
-def test_fer2013_composite_gets_the_known_labels(fer2013_zip: Path) -> None:
+def _composite(crops: list[np.ndarray]) -> np.ndarray:
     cell = TILE + 2 * BORDER
     composite = Image.new("L", (2 * cell, 2 * cell), GRAY)
-    for i, crop in enumerate(_confident_faces(fer2013_zip)):
+    for i, crop in enumerate(crops):
         big = Image.fromarray(crop).resize((TILE, TILE), Image.Resampling.BICUBIC)
         composite.paste(ImageOps.expand(big, BORDER, fill=GRAY), ((i % 2) * cell, (i // 2) * cell))
+    return np.asarray(composite.convert("RGB"))
 
-    faces = analyze(np.asarray(composite.convert("RGB")))
 
+def _faces_by_tile(faces: list[Face]) -> dict[int, Emotion]:
+    cell = TILE + 2 * BORDER
     found: dict[int, Emotion] = {}
     for face in faces:
         col, row = (face.box.x + face.box.w // 2) // cell, (face.box.y + face.box.h // 2) // cell
         assert 2 * row + col not in found, "two faces found in one tile"
         found[2 * row + col] = face.emotion
+    return found
+
+
+def test_fer2013_composite_gets_the_known_labels(fer2013_zip: Path) -> None:
+    """Labels are what is tested: a tile whose face the landmarker misses gets its class's next sure face."""
+    candidates = _confident_faces(fer2013_zip)
+    pick = [0] * len(candidates)
+    for _ in range(FINDING_ATTEMPTS):
+        found = _faces_by_tile(analyze(_composite([c[k] for c, k in zip(candidates, pick, strict=True)])))
+        missed = [i for i in range(4) if i not in found and pick[i] + 1 < len(candidates[i])]
+        if not missed:
+            break
+        for i in missed:
+            pick[i] += 1
     assert sorted(found) == [0, 1, 2, 3], f"faces found in tiles {sorted(found)} of the 4"
     right = sum(found[i] is emotion for i, emotion in enumerate(COMPOSITE_CLASSES))
     assert right >= 3, f"expected {[e.value for e in COMPOSITE_CLASSES]}, got {[found[i].value for i in range(4)]}"
