@@ -142,6 +142,10 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _members(n: int) -> str:
+    return "one network" if n == 1 else f"an ensemble of {n} networks (probabilities averaged)"
+
+
 def render_markdown(card: dict) -> str:
     m, d = card["model"], card["data"]
     split_names = {"public": "PublicTest", "private": "PrivateTest", "test": "whole test"}
@@ -172,7 +176,7 @@ def render_markdown(card: dict) -> str:
         "",
         f"- architecture: `{json.dumps(m['architecture'])}`",
         f"- input: {m['input']}; flip test-time augmentation inside the graph: {'yes' if m['flip_tta'] else 'no'}",
-        f"- ensemble of {m['ensemble_members']} networks (probabilities averaged); "
+        f"- {_members(m['ensemble_members'])}; "
         f"weights and activations {'int8 (ONNX Runtime static quantization)' if m['int8'] else 'float32'}",
         f"- parameters: {m['parameters']:,}; file: {m['file_bytes'] / 1e6:.2f} MB, sha256 `{m['sha256']}`",
         f"- speed: **{card['ms_per_face']} ms per face** (wall time {card['ms_per_face_wall']} ms): {card['timing']}",
