@@ -12,7 +12,9 @@ from fer_fixtures import export_tiny_model, write_kaggle_tree, zip_tree
 from onnx import numpy_helper
 
 from facemoji.training.data import file_sha256
+from facemoji.training.export import export_onnx
 from facemoji.training.model_card import main
+from facemoji.training.models import ModelConfig, build_model
 from facemoji.training.train import resolve_config
 
 
@@ -68,3 +70,22 @@ def test_missing_run_files(setup: dict[str, Path], tmp_path: Path, capsys: pytes
     assert main([*argv, "--out", str(tmp_path / "models")]) == 1
     assert "config.json" in capsys.readouterr().err
     assert not (tmp_path / "models").exists()
+
+
+def test_runs_must_match_the_networks(setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["--model", str(setup["model"]), "--run", str(setup["run"]), str(setup["run"]), "--data", str(setup["data"])]
+    assert main([*argv, "--out", str(tmp_path / "models")]) == 1
+    assert "model.onnx holds 1 network(s) but 2 run(s) were given" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
+
+
+def test_ensemble_card_lists_every_member(setup: dict[str, Path], tmp_path: Path) -> None:
+    members = [build_model(ModelConfig(width=4)).eval() for _ in range(2)]
+    model = export_onnx(members, ModelConfig(width=4), tmp_path / "ensemble.onnx", flip=True)
+    out = tmp_path / "models"
+    argv = ["--model", str(model), "--run", str(setup["run"]), str(setup["run"]), "--data", str(setup["data"])]
+    assert main([*argv, "--out", str(out)]) == 0
+    card = json.loads((out / "model_card.json").read_text())
+    assert (card["model"]["ensemble_members"], card["model"]["flip_tta"], len(card["training"])) == (2, True, 2)
+    md = (out / "MODEL_CARD.md").read_text()
+    assert "an ensemble of 2 networks" in md and "Network 2 of 2" in md

@@ -225,7 +225,7 @@ def _fill_clipped_tints(root: ET.Element) -> None:
     rasterise (tests/test_render_avatar.py checks the pixels stay the same for every part).
     """
     clips = {f"url(#{c.get('id')})": c for c in root.iter(f"{_SVG}clipPath")}
-    for group in root.iter(f"{_SVG}g"):
+    for group in list(root.iter(f"{_SVG}g")):  # a list: the loop rewrites the tree
         clip = clips.get(group.get("clip-path", ""))
         if clip is None or not group.get("fill") or len(group) != 1:
             continue

@@ -84,9 +84,12 @@ def build_card(
         ModelError: the model cannot be loaded.
         DatasetError: ``data`` cannot be read.
         FileNotFoundError: the run folder lacks config.json or metrics.csv.
+        ValueError: the number of runs is not the model's number of networks.
     """
     info = EmotionClassifier(model).info
     meta = _metadata(model)
+    if len(runs) != meta.get("members", 1):
+        raise ValueError(f"{model.name} holds {meta.get('members', 1)} network(s) but {len(runs)} run(s) were given")
     latency = time_per_face(model, runs=timing_runs)
     sizes = {s: len(load_dataset(data, s)) for s in ("train", "public", "private")}
     card = {
@@ -232,7 +235,7 @@ def ship(
     """Copy ``model`` to ``out_dir/emotion.onnx`` with its card; returns the three files written.
 
     Raises:
-        ModelError, DatasetError, FileNotFoundError: as :func:`build_card`; nothing is written then.
+        ModelError, DatasetError, FileNotFoundError, ValueError: as :func:`build_card`; nothing is written then.
     """
     evaluations = evaluate_splits(model, data)
     baseline_evals = evaluate_splits(baseline, data) if baseline else None
@@ -259,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         written = ship(args.model, args.run, args.data, args.out, args.baseline)
-    except (ModelError, DatasetError, FileNotFoundError) as e:
+    except (ModelError, DatasetError, FileNotFoundError, ValueError) as e:
         print(f"model card: {e}", file=sys.stderr)
         return 1
     card = json.loads(written[2].read_text())
