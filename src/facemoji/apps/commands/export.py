@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             module = EmotionModule.load_from_checkpoint(ckpt, map_location="cpu")
         except Exception as e:  # torch and Lightning raise many types for missing or foreign files
-            print(f"facemoji export: cannot load a facemoji checkpoint from {ckpt}: {e}", file=sys.stderr)
+            reason = f"{type(e).__name__}: {e}"
+            print(f"facemoji export: cannot load a facemoji checkpoint from {ckpt} ({reason})", file=sys.stderr)
             return 1
         members.append(module.model)
         configs.append(ModelConfig(**module.cfg["model"]))
