@@ -10,7 +10,7 @@ import onnx
 import pytest
 from fer_fixtures import export_tiny_model, face
 
-from facemoji.classifier import EmotionClassifier, ModelError, center_crop, shipped_model_path
+from facemoji.classifier import EmotionClassifier, ModelError, center_crop
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,5 @@ def test_model_with_other_classes(tiny: Path, tmp_path: Path) -> None:
 
 
 def test_shipped_model_loads() -> None:
-    if not shipped_model_path().is_file():
-        pytest.skip("no shipped model yet (src/facemoji/models/emotion.onnx)")
     clf = EmotionClassifier()
     assert clf.predict(face(1)[None]).shape == (1, 7)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import facemoji
 from facemoji.apps.cli import main
 from facemoji.apps.commands import avatar as avatar_cmd
 from facemoji.emotions import EMOTIONS, Emotion
@@ -120,8 +119,6 @@ def test_unreadable_photo_is_exit_1(tmp_path: Path, fake_faces: list[Face], caps
 
 @pytest.mark.slow
 def test_real_pipeline_on_a_photo(media: Path, tmp_path: Path) -> None:
-    if not (Path(facemoji.__file__).parent / "models" / "emotion.onnx").is_file():
-        pytest.skip("the emotion model is not trained yet")
     out = tmp_path / "justin.png"
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "128"]) == 0
     assert Image.open(out).size == (128, 128)
@@ -129,8 +126,6 @@ def test_real_pipeline_on_a_photo(media: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_pipeline_emoji_sticker(media: Path, tmp_path: Path) -> None:
-    if not (Path(facemoji.__file__).parent / "models" / "emotion.onnx").is_file():
-        pytest.skip("the emotion model is not trained yet")
     out = tmp_path / "justin.png"
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--cutout", "--emoji"]) == 0
     sticker = Image.open(out)

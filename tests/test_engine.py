@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from facemoji.classifier import EmotionClassifier, shipped_model_path
+from facemoji.classifier import EmotionClassifier
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.engine import Emojifier, EmojifierOptions, analyze
 from facemoji.results import Face
@@ -25,12 +25,6 @@ FINDING_ATTEMPTS = 5
 # Each crop is upscaled to TILE px and framed in gray. The landmarker misses some of these blurry faces: over 8
 # face sets and tiles of 192-208 px with 16-32 px borders, all four were found in 55 of 72 composites.
 TILE, BORDER, GRAY = 200, 24, 128
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _needs_model() -> None:
-    if not shipped_model_path().is_file():
-        pytest.skip("the emotion model is not trained yet")
 
 
 def _same_faces(a: list[Face], b: list[Face]) -> None:
