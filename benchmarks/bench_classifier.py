@@ -10,7 +10,6 @@ Run: ``.venv/bin/python benchmarks/bench_classifier.py [--model X.onnx] [--runs 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import onnxruntime
@@ -28,10 +27,11 @@ def main() -> None:
     args = parser.parse_args()
 
     info = EmotionClassifier(args.model).info
-    session = onnxruntime.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
-    flip = json.loads(session.get_modelmeta().custom_metadata_map["facemoji"]).get("flip_tta", False)
     latency = time_per_face(args.model, runs=args.runs, warmup=200)
-    print(f"model: {args.model} ({args.model.stat().st_size / 1e6:.2f} MB), {info.config}, flip TTA: {flip}")
+    print(
+        f"model: {args.model} ({args.model.stat().st_size / 1e6:.2f} MB), {info.config}, "
+        f"networks: {info.members}, flip TTA: {info.flip_tta}, int8: {info.int8}"
+    )
     print(f"ONNX Runtime {onnxruntime.__version__}, 1 thread, batch 1, median of {latency.runs} runs")
     print(f"CPU time per face:  {latency.cpu_ms:.3f} ms")
     print(f"wall time per face: {latency.median_ms:.3f} ms")

@@ -40,6 +40,9 @@ class ModelInfo:
     input_size: int
     classes: tuple[str, ...]
     config: dict
+    flip_tta: bool  # the mirrored face is scored too and averaged in, inside the graph
+    members: int  # networks averaged (an ensemble when more than 1)
+    int8: bool  # weights and activations quantized
 
 
 class EmotionClassifier:
@@ -66,7 +69,10 @@ class EmotionClassifier:
         try:
             self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             meta = json.loads(self._session.get_modelmeta().custom_metadata_map["facemoji"])
-            self.info = ModelInfo(int(meta["input_size"]), tuple(meta["classes"]), meta.get("config", {}))
+            self.info = ModelInfo(
+                int(meta["input_size"]), tuple(meta["classes"]), meta.get("config", {}),
+                bool(meta.get("flip_tta", False)), int(meta.get("members", 1)), bool(meta.get("int8", False)),
+            )  # fmt: skip
         except Exception as e:  # ORT raises its own untyped errors for corrupt files
             raise ModelError(f"{path} is not a facemoji emotion model: {e}") from e
         if self.info.classes != tuple(e.value for e in EMOTIONS):

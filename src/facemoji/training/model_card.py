@@ -87,9 +87,8 @@ def build_card(
         ValueError: the number of runs is not the model's number of networks.
     """
     info = EmotionClassifier(model).info
-    meta = _metadata(model)
-    if len(runs) != meta.get("members", 1):
-        raise ValueError(f"{model.name} holds {meta.get('members', 1)} network(s) but {len(runs)} run(s) were given")
+    if len(runs) != info.members:
+        raise ValueError(f"{model.name} holds {info.members} network(s) but {len(runs)} run(s) were given")
     latency = time_per_face(model, runs=timing_runs)
     sizes = {s: len(load_dataset(data, s)) for s in ("train", "public", "private")}
     card = {
@@ -99,9 +98,9 @@ def build_card(
             "architecture": info.config,
             "input": f"48x48 grayscale face, centre {info.input_size}x{info.input_size} crop, pixels / 255",
             "classes": list(info.classes),
-            "flip_tta": bool(meta.get("flip_tta", False)),
-            "ensemble_members": int(meta.get("members", 1)),
-            "int8": bool(meta.get("int8", False)),
+            "flip_tta": info.flip_tta,
+            "ensemble_members": info.members,
+            "int8": info.int8,
             "parameters": onnx_parameters(model),
             "file_bytes": model.stat().st_size,
             "sha256": file_sha256(model),
@@ -126,13 +125,6 @@ def build_card(
             "accuracy": {s: round(e.accuracy, 4) for s, e in baseline.items()},
         }
     return card
-
-
-def _metadata(model: Path) -> dict:
-    import onnx
-
-    meta = {p.key: p.value for p in onnx.load(model, load_external_data=False).metadata_props}
-    return json.loads(meta["facemoji"])
 
 
 def _cpu_name() -> str:
