@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from facemoji.align import align_face
-from facemoji.classifier import EmotionClassifier
+from facemoji.classifier import FACE_SIZE, EmotionClassifier
 from facemoji.faces import FaceFinder, FaceFinderOptions
 from facemoji.imageio import DEFAULT_MAX_PIXELS, load_image
 from facemoji.results import DetectedFace, Face
@@ -96,7 +96,7 @@ class Emojifier:
         crops = (
             np.stack([align_face(rgb, d.landmarks) for d in detections])
             if detections
-            else np.zeros((0, 48, 48), np.uint8)
+            else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
         )
         return self._classifier.predict(crops)
 

@@ -35,6 +35,7 @@ DEFAULT_MAX_PIXELS = 64_000_000
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # Pillow's JPEG opener also yields MPO
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+SAVE_SUFFIXES = frozenset(_SAVE_FORMATS)  # the file types save_image writes
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 90}}  # above Pillow's 75/80: outputs are viewed
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP"})
 _HIGH_DEPTH_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})

@@ -61,7 +61,6 @@ class FaceDataset:
 
 @dataclass(frozen=True)
 class _Item:
-    name: str  # file name, used for the public/private prefixes
     split: str  # train / public / private / all
     label: int
 
@@ -167,7 +166,7 @@ def _classify(names: list[str]) -> dict[str, _Item]:
             split = "private" if p.name.startswith("PrivateTest") else "public"
         else:
             split = "all"
-        items[name] = _Item(p.name, split, EMOTIONS.index(emotion))
+        items[name] = _Item(split, EMOTIONS.index(emotion))
     if not items:
         raise DatasetError(f"found no images in class folders; expected {_EXPECTED}")
     return items

@@ -204,5 +204,5 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if trainer.global_rank == 0:
         plot_curves(out / "metrics.csv", out / "curves.png")
         winner = EmotionModule.load_from_checkpoint(best.best_model_path or last, map_location="cpu")
-        export_onnx(winner.model, ModelConfig(**cfg.model.to_dict()), out / "model.onnx", flip=True)
+        export_onnx(winner.model, winner.model_config, out / "model.onnx", flip=True)
     return out

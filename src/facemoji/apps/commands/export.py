@@ -36,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
         from facemoji.classifier import center_crop
         from facemoji.training.data import DatasetError, load_dataset
         from facemoji.training.export import export_onnx
-        from facemoji.training.models import ModelConfig
         from facemoji.training.train import EmotionModule
     except ImportError as e:
         print(f"facemoji export: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"facemoji export: cannot load a facemoji checkpoint from {ckpt} ({reason})", file=sys.stderr)
             return 1
         members.append(module.model)
-        configs.append(ModelConfig(**module.cfg["model"]))
+        configs.append(module.model_config)
     if len({c.input_size for c in configs}) > 1:
         sizes = ", ".join(f"{r}: {c.input_size}" for r, c in zip(args.runs, configs, strict=True))
         print(f"facemoji export: ensemble members must share an input size ({sizes})", file=sys.stderr)

@@ -12,11 +12,9 @@ from tqdm import tqdm
 
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
-from facemoji.imageio import DEFAULT_MAX_PIXELS, ImageError, iter_image_paths, load_image, save_image
+from facemoji.imageio import DEFAULT_MAX_PIXELS, SAVE_SUFFIXES, ImageError, iter_image_paths, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.overlay import Mode, render
-
-_WRITABLE = {".png", ".jpg", ".jpeg", ".webp"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_faces < 1 or args.max_pixels < 1:
         print("facemoji image: --max-faces and --max-pixels must be positive", file=sys.stderr)
         return 2
-    single_file = args.out is not None and args.out.suffix.lower() in _WRITABLE
+    single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
     if single_file and (len(inputs) > 1 or inputs[0].is_dir()):
         print(
             f"facemoji image: {args.out} is a file name but several images were given; pass a folder", file=sys.stderr
@@ -87,7 +85,7 @@ def _one(engine: Emojifier, path: Path, root: Path, args: argparse.Namespace, si
 
 def _target(out_dir: Path, path: Path, root: Path) -> Path:
     rel = path.relative_to(root)
-    return out_dir / (rel if rel.suffix.lower() in _WRITABLE else rel.with_suffix(".png"))
+    return out_dir / (rel if rel.suffix.lower() in SAVE_SUFFIXES else rel.with_suffix(".png"))
 
 
 def _summary(line: dict) -> str:
