@@ -20,18 +20,17 @@ Renders are cached (by profile, expression and size), so a live app draws each p
 from __future__ import annotations
 
 import copy
-import io
 import numbers
 import re
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 
 import python_avatars as pa
-import resvg
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS, Emotion, parse_emotion
 from facemoji.render.avatar_profile import AvatarProfile, Expression
+from facemoji.render.raster import rasterise
 
 MAX_SIZE = 1024
 _WIDTH, _HEIGHT = 264, 280  # python_avatars' canvas, in its user units
@@ -245,7 +244,4 @@ _ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
 @lru_cache(maxsize=64)
 def _png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
     # resvg draws at the SVG's own width and height, so the root's size is set to the one wanted.
-    svg = _ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1)
-    tree = resvg.usvg.Tree.from_str(svg, resvg.usvg.Options.default())
-    image = Image.open(io.BytesIO(bytes(resvg.render(tree, (1, 0, 0, 0, 1, 0)))))
-    return image.convert("RGBA")
+    return rasterise(_ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1), size)

@@ -9,16 +9,14 @@ neck. Each layer is rasterised once; :class:`AvatarArt` also keeps them as SVG f
 from __future__ import annotations
 
 import copy
-import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import resvg
-from PIL import Image
 
 from facemoji.render.faceparts import Layout, Palette, hex_rgb
+from facemoji.render.raster import rasterise
 
 
 class AvatarSvgError(ValueError):
@@ -109,8 +107,7 @@ def _rasterise(root: ET.Element) -> np.ndarray:
 
     The bled colour lets a layer be rotated with plain bilinear interpolation without a dark fringe.
     """
-    tree = resvg.usvg.Tree.from_str(ET.tostring(root, encoding="unicode"), resvg.usvg.Options.default())
-    rgba = np.array(Image.open(io.BytesIO(bytes(resvg.render(tree, (1, 0, 0, 0, 1, 0))))).convert("RGBA"))
+    rgba = np.array(rasterise(ET.tostring(root, encoding="unicode"), int(root.get("width", "0"))))
     alpha = rgba[..., 3].astype(np.float32) / 255
     weight = cv2.blur(alpha, (5, 5))
     bled = cv2.blur(rgba[..., :3] * alpha[..., None], (5, 5)) / np.maximum(weight, 1e-6)[..., None]

