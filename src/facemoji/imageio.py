@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from facemoji.files import write_atomic
 
 # 64 MP covers every camera photo we expect (48 MP phones: 8000x6000; Sony A7R IV: 9504x6336 = 60.2 MP)
 # while bounding memory: decoding an RGBA image this size holds ~4 + 3 bytes/pixel, about 450 MB.
@@ -124,19 +125,12 @@ def save_image(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path
     if fmt is None:
         raise ImageError(f"cannot save {path}: unknown suffix {path.suffix!r}; use .png, .jpg, .jpeg or .webp")
     pil = _to_pil(image, keep_alpha=fmt in _ALPHA_FORMATS)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    encoded = io.BytesIO()
     try:
-        # os.open with 0o666 lets the umask decide the final permissions (mkstemp would force 0o600).
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-            pil.save(f, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
-        os.replace(tmp, path)
+        pil.save(encoded, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+        return write_atomic(path, encoded.getvalue())
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise ImageError(f"cannot write {path}: {e.strerror or e}") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _load_path(path: Path, max_pixels: int) -> np.ndarray:

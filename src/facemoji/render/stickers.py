@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 import zipfile
 from pathlib import Path
 
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS
+from facemoji.files import write_atomic
 from facemoji.render.avatar import render_avatar_png, render_avatar_svg
 from facemoji.render.avatar_profile import AvatarProfile, profile_json
 
@@ -89,23 +89,13 @@ def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> li
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StickerError(f"cannot create the folder {out}: {e.strerror or e}") from e
-    return [write_atomic(out / name, data) for name, data in sticker_files(profile).items()]
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a temp file next to ``path``, then rename it over ``path``.
-
-    Raises:
-        StickerError: the file cannot be written.
-    """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise StickerError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
+    written = []
+    for name, data in sticker_files(profile).items():
+        try:
+            written.append(write_atomic(out / name, data))
+        except OSError as e:
+            raise StickerError(f"cannot write {out / name}: {e.strerror or e}") from e
+    return written
 
 
 def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:

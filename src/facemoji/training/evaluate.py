@@ -9,7 +9,6 @@ benchmarks.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from facemoji.classifier import FACE_SIZE, EmotionClassifier
 from facemoji.emotions import EMOTIONS
+from facemoji.files import write_atomic
 from facemoji.training.data import FaceDataset
 
 BATCH = 256
@@ -94,10 +94,7 @@ def evaluate(classifier: EmotionClassifier, dataset: FaceDataset) -> Evaluation:
 def save_json(obj: dict, path: Path) -> Path:
     """Write ``obj`` as indented JSON through a temp file in the same folder, so no half file is left."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
 @dataclass(frozen=True)

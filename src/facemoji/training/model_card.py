@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import platform
-import shutil
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from pathlib import Path
 import onnxruntime
 
 from facemoji.classifier import EmotionClassifier, ModelError
+from facemoji.files import write_atomic
 from facemoji.training.data import DatasetError, file_sha256, load_dataset
 from facemoji.training.evaluate import Evaluation, evaluate, save_json, time_per_face
 
@@ -208,11 +208,7 @@ def render_markdown(card: dict) -> str:
 
 def _write_card(card: dict, out_dir: Path) -> tuple[Path, Path]:
     json_path = save_json(card, out_dir / "model_card.json")
-    md_path = out_dir / "MODEL_CARD.md"
-    tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(render_markdown(card))
-    tmp.replace(md_path)
-    return md_path, json_path
+    return write_atomic(out_dir / "MODEL_CARD.md", render_markdown(card)), json_path
 
 
 def evaluate_splits(model: Path, data: Path, splits: tuple[str, ...] = CARD_SPLITS) -> dict[str, Evaluation]:
@@ -235,9 +231,7 @@ def ship(
     out_dir.mkdir(parents=True, exist_ok=True)
     shipped = out_dir / SHIPPED_NAME
     if model.resolve() != shipped.resolve():
-        tmp = shipped.with_name(f".{shipped.name}.{os.getpid()}.tmp")
-        shutil.copyfile(model, tmp)
-        tmp.replace(shipped)
+        write_atomic(shipped, model.read_bytes())
     return shipped, *_write_card(card, out_dir)
 
 

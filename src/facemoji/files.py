@@ -1,0 +1,28 @@
+"""Files written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write ``data`` to a temp file beside ``path``, then rename it over ``path``.
+
+    Readers see the old file or the complete new one, never a part; on any error the temp file
+    is removed and an existing ``path`` is left as it was. Text is written as UTF-8.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        # os.open with 0o666 lets the umask decide the final permissions (mkstemp would force 0o600).
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,29 @@
+"""write_atomic: whole files or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from facemoji.files import write_atomic
+
+
+def test_writes_bytes_and_text_and_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    assert write_atomic(path, b"old") == path
+    write_atomic(path, "néw")
+    assert path.read_text(encoding="utf-8") == "néw"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"old")
+
+    with pytest.raises(TypeError):
+        write_atomic(path, 42)  # type: ignore[arg-type]  # not bytes: fails while writing
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+    with pytest.raises(OSError):
+        write_atomic(tmp_path / "missing" / "b.txt", b"x")
