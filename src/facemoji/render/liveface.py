@@ -91,7 +91,7 @@ class LiveFace:
         self.profile = profile
         self._expression = OneEuroSmoother(EXPRESSION_SMOOTHING) if smooth else None
         self._pose = OneEuroSmoother(POSE_SMOOTHING) if smooth else None
-        self._avatar: dict[Emotion, AvatarArt] = {}
+        self._avatar: dict[str | None, AvatarArt] = {}  # by the emotion's flush, the only part of the art it changes
 
     def smooth(self, state: FaceState, t_seconds: float) -> FaceState:
         """The smoothed state after feeding ``state`` taken at ``t_seconds`` (unchanged if smoothing is off).
@@ -180,8 +180,10 @@ class LiveFace:
         return place(features(drive(style, state), style, art.palette, AVATAR_LAYOUT), pose, AVATAR_SCALE)
 
     def _avatar_art(self, emotion: Emotion) -> AvatarArt:
-        art = self._avatar.get(emotion)
+        # AvatarArt empties the eyes, brows, mouth and nose the emotion picks: emotions with the same flush share it.
+        flush = STYLES[emotion].flush
+        art = self._avatar.get(flush)
         if art is None:
             svg = render_avatar_svg(self.profile if self.profile is not None else AvatarProfile(), emotion)
-            art = self._avatar[emotion] = AvatarArt.from_svg(svg, self.size, STYLES[emotion].flush)
+            art = self._avatar[flush] = AvatarArt.from_svg(svg, self.size, flush)
         return art
