@@ -289,8 +289,8 @@ def _array_to_rgb(a: np.ndarray, max_pixels: int | None) -> np.ndarray:
 def _to_pil(image: np.ndarray | Image.Image, keep_alpha: bool) -> Image.Image:
     """What save_image writes: RGBA when asked to keep an alpha channel the input has, else RGB."""
     if isinstance(image, np.ndarray):
-        _check_array(image, None)
         if keep_alpha and image.ndim == 3 and image.shape[2] == 4:
+            _check_array(image, None)
             return Image.fromarray(np.ascontiguousarray(_array_to_uint8(image)), "RGBA")
         return Image.fromarray(_array_to_rgb(image, None))
     if isinstance(image, Image.Image):
