@@ -73,12 +73,17 @@ def _keep_only(template: ET.Element, *names: str) -> ET.Element:
     return root
 
 
+def _parent(root: ET.Element, el: ET.Element) -> ET.Element:
+    """The element holding ``el``, which must lie below ``root``."""
+    return next(p for p in root.iter() if el in list(p))
+
+
 def _clip_rows(root: ET.Element, name: str, y0: float, y1: float) -> None:
     """Clip the group ``name`` to the band y0 <= y < y1 (its parent's user units; the template's have no transform)."""
     el = _by_id(root, name)
-    parent = next((p for p in root.iter() if el in list(p)), None)
-    if el is None or parent is None:
+    if el is None:
         return
+    parent = _parent(root, el)
     clip = ET.SubElement(root, "clipPath", id=f"facemoji-rows-{y0:g}")
     ET.SubElement(clip, "rect", x="-1000", y=f"{y0:g}", width="3000", height=f"{y1 - y0:g}")
     wrapper = ET.Element("g", {"clip-path": f"url(#facemoji-rows-{y0:g})"})
@@ -175,7 +180,7 @@ class AvatarArt:
             _empty(body, name)
         shadow = _by_id(body, "Neck-Shadow")  # drawn once, by the turning head, or it shows twice at the seam
         if shadow is not None:
-            next(p for p in body.iter() if shadow in list(p)).remove(shadow)
+            _parent(body, shadow).remove(shadow)
         _clip_rows(body, "Body", _NECK_CUT - _NECK_OVERLAP, 1e4)
         head = _keep_only(root, "Body", "Facial-Hair")  # the mouth is drawn over the beard, through its gap
         _clip_rows(head, "Body", -1e4, _NECK_CUT)
