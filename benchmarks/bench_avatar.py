@@ -11,28 +11,12 @@ Run: ``python benchmarks/bench_avatar.py [--size 512] [--repeats 30]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 from facemoji.emotions import EMOTIONS
 from facemoji.render import avatar
 from facemoji.render.avatar import render_avatar_png, render_avatar_svg
 from facemoji.render.avatar_profile import PRESETS
-
-
-def _measure(
-    fn: Callable[[int], object], repeats: int, before: Callable[[], object] = lambda: None
-) -> tuple[float, float]:
-    """Median wall and CPU milliseconds of ``fn(i)``; ``before`` runs untimed ahead of each call."""
-    walls, cpus = [], []
-    for i in range(repeats):
-        before()
-        w, c = time.perf_counter(), time.process_time()
-        fn(i)
-        walls.append((time.perf_counter() - w) * 1e3)
-        cpus.append((time.process_time() - c) * 1e3)
-    return statistics.median(walls), statistics.median(cpus)
+from facemoji.timing import median_latency
 
 
 def main() -> None:
@@ -49,20 +33,20 @@ def main() -> None:
         render_avatar_png(*pick(i), args.size)
 
     rows = {
-        "cached PNG": _measure(lambda i: render_avatar_png(*pick(i), args.size), args.repeats * 10),
-        "cached SVG": _measure(lambda i: render_avatar_svg(*pick(i)), args.repeats * 10),
-        f"fresh {args.size} px PNG (SVG cached)": _measure(
-            lambda i: render_avatar_png(*pick(i), args.size), args.repeats, avatar._png.cache_clear
+        "cached PNG": median_latency(lambda i: render_avatar_png(*pick(i), args.size), args.repeats * 10),
+        "cached SVG": median_latency(lambda i: render_avatar_svg(*pick(i)), args.repeats * 10),
+        f"fresh {args.size} px PNG (SVG cached)": median_latency(
+            lambda i: render_avatar_png(*pick(i), args.size), args.repeats, before=avatar._png.cache_clear
         ),
-        "fresh SVG + PNG": _measure(
+        "fresh SVG + PNG": median_latency(
             lambda i: render_avatar_png(*pick(i), args.size),
             args.repeats,
-            lambda: (avatar._png.cache_clear(), avatar._svg.cache_clear()),
+            before=lambda: (avatar._png.cache_clear(), avatar._svg.cache_clear()),
         ),
     }
     print(f"{'':36s} {'wall ms':>9s} {'cpu ms':>9s}")
-    for name, (wall, cpu) in rows.items():
-        print(f"{name:36s} {wall:9.3f} {cpu:9.3f}")
+    for name, latency in rows.items():
+        print(f"{name:36s} {latency.median_ms:9.3f} {latency.cpu_ms:9.3f}")
 
 
 if __name__ == "__main__":

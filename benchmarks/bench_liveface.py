@@ -12,9 +12,6 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import statistics
-import time
-from collections.abc import Callable
 
 import resvg
 from PIL import Image, ImageDraw
@@ -22,6 +19,9 @@ from PIL import Image, ImageDraw
 from facemoji.emotions import EMOTIONS
 from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
 from facemoji.results import Box, Face, Pose
+from facemoji.timing import median_latency
+
+WARM_FRAMES = 20 * len(EMOTIONS)  # fill the caches (one static layer per emotion)
 
 
 def _face(i: int) -> Face:
@@ -38,20 +38,6 @@ def _face(i: int) -> Face:
     emotion = EMOTIONS[(i // 20) % len(EMOTIONS)]
     pose = Pose(yaw=20 * math.sin(0.7 * w), pitch=10 * math.sin(0.5 * w), roll=15 * math.sin(0.4 * w))
     return Face(Box(0, 0, 100, 100), emotion, {e: float(e == emotion) for e in EMOTIONS}, None, shapes, pose)
-
-
-def _median_ms(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
-    """Median wall-clock and CPU milliseconds per call (CPU time is what counts on a busy machine)."""
-    warm = 20 * len(EMOTIONS)  # fill the caches (one static layer per emotion)
-    for i in range(warm):
-        fn(i)
-    wall, cpu = [], []
-    for i in range(warm, warm + frames):
-        t, c = time.perf_counter(), time.process_time()
-        fn(i)
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
 
 
 SHEET_STATES = {
@@ -100,8 +86,8 @@ def main() -> None:
         except LiveFaceError as e:
             print(f"{look:7s} skipped: {e}")
             continue
-        wall, cpu = _median_ms(lambda i, live=live: live.update(_face(i), i / 30.0), args.frames)
-        print(f"{look:7s} update (smooth + draw) {args.size} px: {cpu:.2f} ms CPU, {wall:.2f} ms wall "
+        t = median_latency(lambda i, live=live: live.update(_face(i), i / 30.0), args.frames, WARM_FRAMES)
+        print(f"{look:7s} update (smooth + draw) {args.size} px: {t.cpu_ms:.2f} ms CPU, {t.median_ms:.2f} ms wall "
               f"(medians over {args.frames} frames)")
 
         def via_resvg(i: int, live: LiveFace = live) -> Image.Image:
@@ -110,8 +96,8 @@ def main() -> None:
             png = resvg.render(resvg.usvg.Tree.from_str(svg, options), (1, 0, 0, 0, 1, 0))
             return Image.open(io.BytesIO(bytes(png))).convert("RGBA")
 
-        wall, cpu = _median_ms(via_resvg, args.frames)
-        print(f"{look:7s} svg + resvg + PNG decode {args.size} px: {cpu:.2f} ms CPU, {wall:.2f} ms wall "
+        t = median_latency(via_resvg, args.frames, WARM_FRAMES)
+        print(f"{look:7s} svg + resvg + PNG decode {args.size} px: {t.cpu_ms:.2f} ms CPU, {t.median_ms:.2f} ms wall "
               "(the path not taken)")
 
 

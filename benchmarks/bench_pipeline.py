@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.timing import median_latency
 
 SHARED = Path(os.environ.get("FACEMOJI_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
@@ -32,16 +31,6 @@ def scenes() -> dict[str, np.ndarray]:
     return {"1 face": np.asarray(one), "4 faces": np.asarray(four)}
 
 
-def median_ms(engine: Emojifier, image: np.ndarray, runs: int) -> tuple[float, int]:
-    faces = engine.analyze(image)  # warm-up, loads the models
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        engine.analyze(image)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), len(faces)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
@@ -51,7 +40,8 @@ def main() -> None:
         os.sched_setaffinity(0, cpus)  # threads created from here on inherit this
         with Emojifier(EmojifierOptions(threads=threads)) as engine:
             for scene, image in scenes().items():
-                ms, found = median_ms(engine, image, args.runs)
+                found = len(engine.analyze(image))  # also loads the models
+                ms = median_latency(lambda _, image=image: engine.analyze(image), args.runs).median_ms
                 print(f"{label:8s}  {scene}: {ms:6.2f} ms median over {args.runs} runs ({found} found)")
     os.sched_setaffinity(0, all_cpus)
 

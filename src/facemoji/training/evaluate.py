@@ -9,7 +9,6 @@ benchmarks.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from facemoji.classifier import FACE_SIZE, EmotionClassifier
 from facemoji.emotions import EMOTIONS
 from facemoji.files import write_atomic
+from facemoji.timing import Latency, median_latency
 from facemoji.training.data import FaceDataset
 
 BATCH = 256
@@ -97,16 +97,6 @@ def save_json(obj: dict, path: Path) -> Path:
     return write_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
-@dataclass(frozen=True)
-class Latency:
-    """Per-face cost. Wall time suffers from other work on the machine; process CPU time does not
-    (on an idle core the two agree), so both are kept."""
-
-    median_ms: float  # wall clock
-    cpu_ms: float  # median process CPU time
-    runs: int
-
-
 def time_per_face(model_path: Path | None = None, runs: int = 1000, warmup: int = 50) -> Latency:
     """Milliseconds to score one face: ONNX Runtime on one thread, batch 1, preprocessing included.
 
@@ -115,11 +105,4 @@ def time_per_face(model_path: Path | None = None, runs: int = 1000, warmup: int 
     """
     classifier = EmotionClassifier(model_path, threads=1)
     face = np.random.default_rng(0).integers(0, 256, (1, FACE_SIZE, FACE_SIZE), dtype=np.uint8)
-    for _ in range(warmup):
-        classifier.predict(face)
-    wall, cpu = np.empty(runs), np.empty(runs)
-    for i in range(runs):
-        w, c = time.perf_counter(), time.process_time()
-        classifier.predict(face)
-        wall[i], cpu[i] = time.perf_counter() - w, time.process_time() - c
-    return Latency(float(np.median(wall) * 1e3), float(np.median(cpu) * 1e3), runs)
+    return median_latency(lambda _: classifier.predict(face), runs, warmup)
