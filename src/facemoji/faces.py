@@ -45,16 +45,6 @@ class FaceFinderOptions:
 
 
 @dataclass(frozen=True)
-class _Region:
-    """A rectangle of the image that the landmarker looks at, in pixels."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-
-@dataclass(frozen=True)
 class _Found:
     face: DetectedFace
     cut: int  # landmarks inside the image but outside the region: the region's edge cuts the face
@@ -114,7 +104,7 @@ class FaceFinder:
         check_rgb(rgb)
         h, w = rgb.shape[:2]
         with self._handle.silenced_first_use():
-            found = self._detect(rgb, _Region(0, 0, w, h), level=0)
+            found = self._detect(rgb, Box(0, 0, w, h), level=0)
             faces = _merge(found)
             for level, tiles in enumerate(_tile_levels(w, h), start=1):
                 if len(faces) >= self._max_faces:
@@ -142,7 +132,7 @@ class FaceFinder:
         h, w = rgb.shape[:2]
         with self._handle.silenced_first_use():
             result = self._handle.task.detect_for_video(mp_image(rgb), timestamp_ms)
-        faces = [_face(marks, shapes, matrix, _Region(0, 0, w, h), w, h) for marks, shapes, matrix in _zip(result)]
+        faces = [_face(marks, shapes, matrix, Box(0, 0, w, h), w, h) for marks, shapes, matrix in _zip(result)]
         return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 
     def close(self) -> None:
@@ -161,7 +151,7 @@ class FaceFinder:
         if self._handle.closed:
             raise ValueError("this FaceFinder is closed")
 
-    def _detect(self, rgb: np.ndarray, region: _Region, level: int) -> list[_Found]:
+    def _detect(self, rgb: np.ndarray, region: Box, level: int) -> list[_Found]:
         h, w = rgb.shape[:2]
         crop = rgb[region.y : region.y + region.h, region.x : region.x + region.w]
         result = self._handle.task.detect(mp_image(crop))
@@ -172,7 +162,7 @@ class FaceFinder:
         return found
 
 
-def _tile_levels(width: int, height: int) -> list[list[_Region]]:
+def _tile_levels(width: int, height: int) -> list[list[Box]]:
     """The tiles of each pass after the full image, coarsest first; [] for a small image.
 
     Each level's tiles are at most half the previous pass's size and the last level's are
@@ -191,7 +181,7 @@ def _tile_levels(width: int, height: int) -> list[list[_Region]]:
         overlap = math.ceil(TILE_OVERLAP * DETECTABLE_FRACTION * previous)
         levels.append(
             [
-                _Region(x, y, min(size, width), min(size, height))
+                Box(x, y, min(size, width), min(size, height))
                 for y in _starts(height, size, overlap)
                 for x in _starts(width, size, overlap)
             ]
@@ -226,7 +216,7 @@ def _overlap(a: Box, b: Box) -> float:
     return iw * ih / max(1, min(a.w * a.h, b.w * b.h))
 
 
-def _cut(landmarks: np.ndarray, region: _Region, w: int, h: int) -> int:
+def _cut(landmarks: np.ndarray, region: Box, w: int, h: int) -> int:
     x, y = landmarks[:, 0], landmarks[:, 1]
     in_image = (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
     in_region = (x >= region.x) & (x <= region.x + region.w) & (y >= region.y) & (y <= region.y + region.h)
@@ -237,7 +227,7 @@ def _zip(result: FaceLandmarkerResult) -> zip:
     return zip(result.face_landmarks, result.face_blendshapes, result.facial_transformation_matrixes, strict=True)
 
 
-def _face(marks: list, shapes: list, matrix: np.ndarray, region: _Region, w: int, h: int) -> DetectedFace:
+def _face(marks: list, shapes: list, matrix: np.ndarray, region: Box, w: int, h: int) -> DetectedFace:
     """One face of a landmarker result on ``region``, in pixels of the whole (w, h) image."""
     # MediaPipe normalises x by the region's width, y by its height, and z on the same scale as x.
     landmarks = np.array([(p.x * region.w, p.y * region.h, p.z * region.w) for p in marks], dtype=np.float32)

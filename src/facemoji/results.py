@@ -11,7 +11,7 @@ from facemoji.emotions import EMOTIONS, Emotion
 
 @dataclass(frozen=True)
 class Box:
-    """Axis-aligned face box in pixels of the input image (top-left corner, width, height)."""
+    """Axis-aligned rectangle in pixels of the input image (top-left corner, width, height): a face box or a tile."""
 
     x: int
     y: int
