@@ -2,7 +2,9 @@
 
 Scenes are built from ../shared/media/justin.jpg: one face, and four faces tiled 2x2. "one core"
 pins the whole process (MediaPipe's and ONNX Runtime's threads) to a single CPU; "default" lets
-both use every core. Run: ``.venv/bin/python benchmarks/bench_pipeline.py``
+both use every core. Then the one-face photo's stages alone, on one core: MediaPipe's Face
+Landmarker (detector, landmark network, blendshapes), alignment, and the emotion model.
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py``
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from facemoji.align import align_face
+from facemoji.classifier import EmotionClassifier
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.faces import FaceFinder
 from facemoji.timing import median_latency
 
 SHARED = Path(os.environ.get("FACEMOJI_SHARED") or Path(__file__).resolve().parents[2] / "shared")
@@ -43,7 +48,21 @@ def main() -> None:
                 found = len(engine.analyze(image))  # also loads the models
                 ms = median_latency(lambda _, image=image: engine.analyze(image), args.runs).median_ms
                 print(f"{label:8s}  {scene}: {ms:6.2f} ms median over {args.runs} runs ({found} found)")
+        if label == "one core":
+            stages(scenes()["1 face"], args.runs)
     os.sched_setaffinity(0, all_cpus)
+
+
+def stages(image: np.ndarray, runs: int) -> None:
+    with FaceFinder() as finder:
+        detections = finder.find(image)
+        landmarker = median_latency(lambda _: finder.find(image), runs).median_ms
+    align = median_latency(lambda _: align_face(image, detections[0].landmarks), runs).median_ms
+    classifier = EmotionClassifier(threads=1)
+    crop = align_face(image, detections[0].landmarks)[None]
+    expression = median_latency(lambda _: classifier.predict(crop), runs, warmup=10).median_ms
+    print(f"one core  1 face stages: landmarker {landmarker:.2f} ms, alignment {align:.2f} ms, "
+          f"expression {expression:.2f} ms")
 
 
 if __name__ == "__main__":
