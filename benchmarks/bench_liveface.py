@@ -10,14 +10,13 @@ to look at.
 from __future__ import annotations
 
 import argparse
-import io
 import math
 
-import resvg
 from PIL import Image, ImageDraw
 
 from facemoji.emotions import EMOTIONS
 from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
+from facemoji.render.raster import rasterise
 from facemoji.results import Box, Face, Pose
 from facemoji.timing import median_latency
 
@@ -79,7 +78,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.sheet:
         contact_sheet(args.sheet)
-    options = resvg.usvg.Options.default()
     for look in LOOKS:
         try:
             live = LiveFace(look, size=args.size)
@@ -92,9 +90,7 @@ def main() -> None:
 
         def via_resvg(i: int, live: LiveFace = live) -> Image.Image:
             f = _face(i)
-            svg = live.svg(FaceState.from_face(f.blendshapes, f.pose), f.emotion)
-            png = resvg.render(resvg.usvg.Tree.from_str(svg, options), (1, 0, 0, 0, 1, 0))
-            return Image.open(io.BytesIO(bytes(png))).convert("RGBA")
+            return rasterise(live.svg(FaceState.from_face(f.blendshapes, f.pose), f.emotion), live.size)
 
         t = median_latency(via_resvg, args.frames, WARM_FRAMES)
         print(f"{look:7s} svg + resvg + PNG decode {args.size} px: {t.cpu_ms:.2f} ms CPU, {t.median_ms:.2f} ms wall "
