@@ -41,15 +41,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
     all_cpus = os.sched_getaffinity(0)
+    images = scenes()
     for label, cpus, threads in (("one core", {min(all_cpus)}, 1), ("default", all_cpus, len(all_cpus))):
         os.sched_setaffinity(0, cpus)  # threads created from here on inherit this
         with Emojifier(EmojifierOptions(threads=threads)) as engine:
-            for scene, image in scenes().items():
+            for scene, image in images.items():
                 found = len(engine.analyze(image))  # also loads the models
                 ms = median_latency(lambda _, image=image: engine.analyze(image), args.runs).median_ms
                 print(f"{label:8s}  {scene}: {ms:6.2f} ms median over {args.runs} runs ({found} found)")
         if label == "one core":
-            stages(scenes()["1 face"], args.runs)
+            stages(images["1 face"], args.runs)
     os.sched_setaffinity(0, all_cpus)
 
 
