@@ -252,6 +252,8 @@ def test_misuse_raises_clear_errors(finder: FaceFinder, tmp_path: Path) -> None:
         finder.find(np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError, match="got list"):
         finder.find([[0, 0, 0]])
+    with pytest.raises(ValueError, match=r"expected a non-empty image, got shape \(0, 10, 3\)"):
+        finder.find(np.zeros((0, 10, 3), np.uint8))
     with pytest.raises(ValueError, match="max_faces must be at least 1, got 0"):
         FaceFinder(FaceFinderOptions(max_faces=0))
     with pytest.raises(ValueError, match=r"min_detection_confidence must be in 0\.\.1, got 1\.5"):

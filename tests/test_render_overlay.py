@@ -194,7 +194,7 @@ def test_overlay_on_the_real_photo(media: Path) -> None:
     ],
 )
 def test_bad_image_is_rejected(bad: object, got: str) -> None:
-    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) uint8 RGB image, got " + got):
+    with pytest.raises(ValueError, match=r"expected an RGB image as a \(H, W, 3\) uint8 array, got " + got):
         render(bad, [])  # type: ignore[arg-type]
 
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facemoji.imageio import check_rgb
 from facemoji.landmarker_model import LandmarkerModelError, landmarker_model_path
-from facemoji.mediapipe_tasks import TaskHandle, check_rgb, mp_image
+from facemoji.mediapipe_tasks import TaskHandle, mp_image
 from facemoji.results import Box, DetectedFace, Pose
 
 if TYPE_CHECKING:

@@ -87,6 +87,15 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     )
 
 
+def check_rgb(rgb: np.ndarray) -> None:
+    """Raises ValueError unless ``rgb`` is a non-empty (H, W, 3) uint8 array, as load_image returns."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
+    if rgb.size == 0:
+        raise ValueError(f"expected a non-empty image, got shape {rgb.shape}")
+
+
 def iter_image_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
     """Expand files and folders into image files.
 

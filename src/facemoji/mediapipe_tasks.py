@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from facemoji.imageio import check_rgb
+
 if TYPE_CHECKING:
     import mediapipe as mp
 
@@ -98,13 +100,6 @@ def native_logs_silenced() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
-
-
-def check_rgb(rgb: np.ndarray) -> None:
-    """Raises ValueError unless ``rgb`` is an (H, W, 3) uint8 array."""
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
-        raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
 
 
 def mp_image(rgb: np.ndarray) -> mp.Image:

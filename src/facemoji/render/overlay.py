@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facemoji.emotions import Emotion
+from facemoji.imageio import check_rgb
 from facemoji.render.emoji import MAX_EMOJI_SIZE, emoji_image, get_emoji_set
 from facemoji.results import Face
 
@@ -57,7 +58,7 @@ def render(
         ValueError: ``image`` is not an (H, W, 3) uint8 array, ``mode`` is not one of overlay, box,
             panel, or ``emoji_set`` is not a registered emoji set.
     """
-    _check_image(image)
+    check_rgb(image)
     try:
         mode = Mode(mode)
     except ValueError:
@@ -73,14 +74,6 @@ def render(
     else:
         canvas = _with_panel(canvas, faces, emoji_set)
     return np.array(canvas)
-
-
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        got = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {got}")
-    if 0 in image.shape[:2]:
-        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
 
 
 def draw_emoji_over_face(canvas: Image.Image, face: Face, emoji_set: str = "twemoji") -> None:
