@@ -29,6 +29,7 @@ from facemoji.training.evaluate import Evaluation, evaluate, save_json, time_per
 
 CARD_SPLITS = ("public", "private", "test")
 SHIPPED_NAME = "emotion.onnx"
+_INT8_NOTE = "int8 (ONNX Runtime static quantization), except each network's one-channel first layer"
 LICENCE = (
     "Trained on FER-2013 (Goodfellow et al., ICML 2013 Challenges in Representation Learning), "
     "released on Kaggle for research; its images were collected from the web by image search and "
@@ -172,7 +173,7 @@ def render_markdown(card: dict) -> str:
         f"- architecture: `{json.dumps(m['architecture'])}`",
         f"- input: {m['input']}; flip test-time augmentation inside the graph: {'yes' if m['flip_tta'] else 'no'}",
         f"- {_members(m['ensemble_members'])}; "
-        f"weights and activations {'int8 (ONNX Runtime static quantization)' if m['int8'] else 'float32'}",
+        f"weights and activations {_INT8_NOTE if m['int8'] else 'float32'}",
         f"- parameters: {m['parameters']:,}; file: {m['file_bytes'] / 1e6:.2f} MB, sha256 `{m['sha256']}`",
         f"- speed: **{card['ms_per_face']} ms per face** (wall time {card['ms_per_face_wall']} ms): {card['timing']}",
         "",
