@@ -76,12 +76,13 @@ def test_int8_export_keeps_the_answers_and_says_so(tmp_path: Path) -> None:
     want, got = EmotionClassifier(float_path).predict(faces), EmotionClassifier(int8_path).predict(faces)
     assert (want.argmax(1) == got.argmax(1)).mean() >= MIN_INT8_AGREEMENT
     np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-2)
-    graph = onnx.load(int8_path).graph
+    proto = onnx.load(int8_path)
+    graph = proto.graph
     assert any(n.op_type == "QuantizeLinear" for n in graph.node)
     float_weights = {w.name for w in graph.initializer if w.data_type == onnx.TensorProto.FLOAT}
     float_convs = [n.name for n in graph.node if n.op_type == "Conv" and n.input[1] in float_weights]
     assert float_convs == ["/members.0/members.0.1/members.0.1.0/Conv"]  # only the one-channel first layer
-    meta = json.loads({p.key: p.value for p in onnx.load(int8_path).metadata_props}["facemoji"])
+    meta = json.loads({p.key: p.value for p in proto.metadata_props}["facemoji"])
     assert meta["int8"] is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["float.onnx", "int8.onnx"]
 
