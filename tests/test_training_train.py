@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from fer_fixtures import write_kaggle_tree, zip_tree
 
 from facemoji.apps.cli import main
 from facemoji.classifier import EmotionClassifier
-from facemoji.training.train import resolve_config
+from facemoji.training.models import ModelConfig, build_model
+from facemoji.training.train import EmotionModule, TeacherError, load_teacher, resolve_config
 
 QUICK = ["--epochs", "1", "--width", "8", "--limit", "64", "--batch-size", "16"]
 
@@ -69,6 +73,36 @@ def test_resume_continues_the_run(fer_zip: Path, tmp_path: Path) -> None:
     assert main(args) == 0
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert sorted(_epochs(out / "metrics.csv")) == [0, 1]
+
+
+def test_distil_from_teacher_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    assert main(["train", "--data", str(fer_zip), "--out", str(teacher), *QUICK]) == 0
+    assert main(["train", "--data", str(fer_zip), "--out", str(student), *QUICK, "--teacher", str(teacher)]) == 0
+    assert json.loads((student / "config.json").read_text())["teachers"] == [str(teacher)]
+    weights = torch.load(student / "checkpoints" / "best.ckpt", weights_only=False)["state_dict"]
+    assert weights and all(name.startswith("model.") for name in weights)  # the teacher is not saved with it
+    with pytest.raises(TeacherError, match="takes 40 px faces, the student 32 px"):
+        load_teacher(str(teacher), 32)
+    capsys.readouterr()
+
+    (tmp_path / "broken" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "broken" / "checkpoints" / "best.ckpt").write_bytes(b"not a checkpoint")
+    for run, message in (("missing", "is not a finished run"), ("broken", "cannot load")):
+        args = ["train", "--data", str(fer_zip), "--out", str(tmp_path / "s2"), *QUICK]
+        assert main([*args, "--teacher", str(tmp_path / run)]) == 1
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "s2").exists()  # refused before anything was written
+
+
+def test_distillation_term_measures_disagreement_with_the_teachers() -> None:
+    module = EmotionModule(asdict(resolve_config("d.zip", width=8)))
+    module.model.eval()  # no dropout: the same input gives the same answer
+    x = torch.rand(4, 1, 40, 40)
+    module.teachers = [copy.deepcopy(module.model)]
+    assert module._distillation(x, module.model(x)).item() == pytest.approx(0.0, abs=1e-5)
+    module.teachers = [build_model(ModelConfig(width=8)).eval()]
+    assert module._distillation(x, module.model(x)).item() > 1e-3
 
 
 def test_export_an_int8_ensemble_with_flip(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

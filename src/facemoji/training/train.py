@@ -47,6 +47,9 @@ class TrainConfig:
     devices: int = 1
     num_nodes: int = 1
     accelerator: str = "cpu"
+    teachers: list[str] = field(default_factory=list)  # run folders whose best networks the student imitates
+    distill: float = 0.5  # weight of the teachers' term in the loss; the rest is cross-entropy with the labels
+    temperature: float = 2.0  # softens both the teachers' and the student's probabilities in that term
 
 
 RECIPES: dict[str, dict] = {
@@ -67,6 +70,11 @@ class EmotionModule(L.LightningModule):
         self.aug = AugmentConfig(**cfg["augment"])
         # channels-last runs oneDNN's faster convolution kernels on CPU (about 1.3x here)
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
+        # a plain list, not a ModuleList: the teachers stay out of the student's checkpoints and optimizer
+        self.teachers: list[torch.nn.Module] = []
+
+    def on_fit_start(self) -> None:
+        self.teachers = [teacher.to(self.device) for teacher in self.teachers]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -76,10 +84,20 @@ class EmotionModule(L.LightningModule):
         x = augment(images, self.model_config.input_size, self.aug).contiguous(memory_format=torch.channels_last)
         logits = self.model(x)
         loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg["label_smoothing"])
+        if self.teachers:
+            loss = (1 - self.cfg["distill"]) * loss + self.cfg["distill"] * self._distillation(x, logits)
         acc = (logits.argmax(1) == labels).float().mean()
         metrics = {"train_loss": loss, "train_acc": acc}
         self.log_dict(metrics, prog_bar=True, on_step=False, on_epoch=True, sync_dist=True)
         return loss
+
+    def _distillation(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """KL divergence from the teachers' mean softened probabilities on the same augmented crops (Hinton et al.)."""
+        t = self.cfg["temperature"]
+        with torch.no_grad():
+            target = torch.stack([m(x).float().div(t).softmax(1) for m in self.teachers]).mean(0)
+        # times t^2 keeps the term's gradients on the scale of the cross-entropy's
+        return F.kl_div(F.log_softmax(logits.float() / t, 1), target, reduction="batchmean") * t * t
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
         images, labels = batch
@@ -102,6 +120,25 @@ class EmotionModule(L.LightningModule):
             opt, max_lr=c["lr"], total_steps=int(self.trainer.estimated_stepping_batches), pct_start=0.15
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class TeacherError(ValueError):
+    """A teacher run that cannot be loaded or does not fit the student."""
+
+
+def load_teacher(run: str, input_size: int) -> torch.nn.Module:
+    """The best network of a finished run, frozen, checked to take the student's input size."""
+    path = Path(run) / "checkpoints" / "best.ckpt"
+    if not path.is_file():
+        raise TeacherError(f"teacher {run} is not a finished run: {path} does not exist")
+    try:
+        teacher = EmotionModule.load_from_checkpoint(path, map_location="cpu")
+    except Exception as e:  # a truncated or foreign file fails inside torch.load in many ways
+        raise TeacherError(f"teacher {run}: cannot load {path}: {e}") from e
+    size = teacher.model_config.input_size
+    if size != input_size:
+        raise TeacherError(f"teacher {run} takes {size} px faces, the student {input_size} px")
+    return teacher.model.eval().requires_grad_(False)
 
 
 class EpochLog(Callback):
@@ -170,6 +207,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     out = Path(cfg.out)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    teachers = [load_teacher(run, cfg.model.input_size) for run in cfg.teachers]  # fail before reading data
     train_ds = load_dataset(cfg.data, "train")
     if train_ds.split == "all":  # a folder of class folders has no splits: hold out a random part
         train_ds, val_ds = _hold_out(train_ds, HOLD_OUT, cfg.seed)
@@ -181,6 +219,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     config_dict = asdict(cfg)
     save_json(config_dict, out / "config.json")
     module = EmotionModule(config_dict)
+    module.teachers = teachers
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
     trainer = L.Trainer(

@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=pos_int, help="epochs without a better validation accuracy (default: 25)")
     parser.add_argument("--limit", type=pos_int, help="use only N training and N validation faces (quick trials)")
     parser.add_argument("--seed", type=int, help="random seed (default: 42)")
+    parser.add_argument(
+        "--teacher", dest="teachers", nargs="+", type=Path, metavar="RUN",
+        help="distil from these finished runs' best networks (their mean answer on the same augmented faces)",
+    )  # fmt: skip
     parser.add_argument("--accelerator", choices=("cpu", "gpu", "auto"), help="device type (default: cpu)")
     parser.add_argument("--devices", type=pos_int, help="processes per node, one per device (default: 1)")
     parser.add_argument("--num-nodes", type=pos_int, help="machines taking part (default: 1)")
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         from lightning.pytorch.utilities import rank_zero_only
 
         from facemoji.training.data import DatasetError
-        from facemoji.training.train import resolve_config, train
+        from facemoji.training.train import TeacherError, resolve_config, train
     except ImportError as e:
         print(f"facemoji train: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
@@ -75,10 +79,11 @@ def run(args: argparse.Namespace) -> int:
 
     options = {k: getattr(args, k) for k in ("epochs", "width", "batch_size", "lr", "patience", "limit", "seed")}
     options |= {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes")}
+    options["teachers"] = [str(run) for run in args.teachers] if args.teachers else None
     cfg = resolve_config(str(args.data), args.arch, out=str(args.out), **options)
     try:
         out = train(cfg, resume=args.resume)
-    except (DatasetError, OSError) as e:
+    except (DatasetError, TeacherError, OSError) as e:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 1
     if rank_zero_only.rank == 0:
