@@ -33,7 +33,7 @@ def augment(images: torch.Tensor, size: int, cfg: AugmentConfig) -> torch.Tensor
     angle = (u(n) * 2 - 1) * math.radians(cfg.rotate_deg)
     scale = cfg.scale[0] + u(n) * (cfg.scale[1] - cfg.scale[0])
     crop = size / side  # the output window covers `crop` of the face at scale 1
-    flip = torch.where(u(n) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(n)
+    flip = torch.where(u(n) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(n, device=x.device)
     cos, sin = torch.cos(angle) * crop / scale, torch.sin(angle) * crop / scale
     theta = torch.zeros(n, 2, 3, device=x.device)
     theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin

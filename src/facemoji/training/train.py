@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
+from facemoji.classifier import center_crop
 from facemoji.training.augment import AugmentConfig, augment
 from facemoji.training.data import FaceDataset, load_dataset
 from facemoji.training.evaluate import save_json
@@ -101,9 +102,7 @@ class EmotionModule(L.LightningModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
         images, labels = batch
-        size = self.model_config.input_size
-        off = (images.shape[-1] - size) // 2
-        x = images[:, None, off : off + size, off : off + size].float() / 255.0
+        x = torch.from_numpy(center_crop(images.cpu().numpy(), self.model_config.input_size)).to(self.device)
         probs = self.model(x).softmax(1) + self.model(x.flip(-1)).softmax(1)
         loss = F.nll_loss((probs / 2).log(), labels)
         acc = (probs.argmax(1) == labels).float().mean()
