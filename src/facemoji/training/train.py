@@ -121,8 +121,25 @@ class EmotionModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+class CheckpointError(ValueError):
+    """A file that is not a loadable facemoji training checkpoint."""
+
+
 class TeacherError(ValueError):
     """A teacher run that cannot be loaded or does not fit the student."""
+
+
+def load_checkpoint(path: Path) -> EmotionModule:
+    """A run folder's best checkpoint, or a ``.ckpt`` file, on the CPU.
+
+    Raises:
+        CheckpointError: it is missing, truncated or not a facemoji checkpoint.
+    """
+    ckpt = path / "checkpoints" / "best.ckpt" if path.is_dir() else path
+    try:
+        return EmotionModule.load_from_checkpoint(ckpt, map_location="cpu")
+    except Exception as e:  # torch and Lightning raise many types for missing or foreign files
+        raise CheckpointError(f"cannot load a facemoji checkpoint from {ckpt} ({type(e).__name__}: {e})") from e
 
 
 def load_teacher(run: str, input_size: int) -> torch.nn.Module:
@@ -131,9 +148,9 @@ def load_teacher(run: str, input_size: int) -> torch.nn.Module:
     if not path.is_file():
         raise TeacherError(f"teacher {run} is not a finished run: {path} does not exist")
     try:
-        teacher = EmotionModule.load_from_checkpoint(path, map_location="cpu")
-    except Exception as e:  # a truncated or foreign file fails inside torch.load in many ways
-        raise TeacherError(f"teacher {run}: cannot load {path}: {e}") from e
+        teacher = load_checkpoint(path)
+    except CheckpointError as e:
+        raise TeacherError(f"teacher {run}: {e}") from e
     size = teacher.model_config.input_size
     if size != input_size:
         raise TeacherError(f"teacher {run} takes {size} px faces, the student {input_size} px")
@@ -241,6 +258,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     )
     if trainer.global_rank == 0:
         plot_curves(out / "metrics.csv", out / "curves.png")
-        winner = EmotionModule.load_from_checkpoint(best.best_model_path or last, map_location="cpu")
+        winner = load_checkpoint(Path(best.best_model_path or last))
         export_onnx(winner.model, winner.model_config, out / "model.onnx", flip=True)
     return out

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         from facemoji.classifier import center_crop
         from facemoji.training.data import DatasetError, load_dataset
         from facemoji.training.export import export_onnx
-        from facemoji.training.train import EmotionModule
+        from facemoji.training.train import CheckpointError, load_checkpoint
     except ImportError as e:
         print(f"facemoji export: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
@@ -46,12 +46,10 @@ def run(args: argparse.Namespace) -> int:
 
     members, configs = [], []
     for run_path in args.runs:
-        ckpt = run_path / "checkpoints" / "best.ckpt" if run_path.is_dir() else run_path
         try:
-            module = EmotionModule.load_from_checkpoint(ckpt, map_location="cpu")
-        except Exception as e:  # torch and Lightning raise many types for missing or foreign files
-            reason = f"{type(e).__name__}: {e}"
-            print(f"facemoji export: cannot load a facemoji checkpoint from {ckpt} ({reason})", file=sys.stderr)
+            module = load_checkpoint(run_path)
+        except CheckpointError as e:
+            print(f"facemoji export: {e}", file=sys.stderr)
             return 1
         members.append(module.model)
         configs.append(module.model_config)
