@@ -88,7 +88,9 @@ def test_distil_from_teacher_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.
 
     (tmp_path / "broken" / "checkpoints").mkdir(parents=True)
     (tmp_path / "broken" / "checkpoints" / "best.ckpt").write_bytes(b"not a checkpoint")
-    for run, message in (("missing", "is not a finished run"), ("broken", "cannot load")):
+    (tmp_path / "unfinished").mkdir()
+    cases = (("missing", "missing does not exist"), ("unfinished", "is not a finished run"), ("broken", "cannot load"))
+    for run, message in cases:
         args = ["train", "--data", str(fer_zip), "--out", str(tmp_path / "s2"), *QUICK]
         assert main([*args, "--teacher", str(tmp_path / run)]) == 1
         assert message in capsys.readouterr().err
@@ -121,7 +123,7 @@ def test_export_an_int8_ensemble_with_flip(fer_zip: Path, tmp_path: Path, capsys
 
 def test_export_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "m.onnx")]) == 1
-    assert "cannot load a facemoji checkpoint from" in capsys.readouterr().err
+    assert "nothing does not exist" in capsys.readouterr().err
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "m.onnx"), "--int8"]) == 2
     assert "--int8 needs --data" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()

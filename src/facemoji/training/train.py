@@ -136,6 +136,8 @@ def load_checkpoint(path: Path) -> EmotionModule:
         CheckpointError: it is missing, truncated or not a facemoji checkpoint.
     """
     ckpt = path / "checkpoints" / "best.ckpt" if path.is_dir() else path
+    if not ckpt.is_file():
+        raise CheckpointError(f"{ckpt} does not exist" + (f": {path} is not a finished run" if path.is_dir() else ""))
     try:
         return EmotionModule.load_from_checkpoint(ckpt, map_location="cpu")
     except Exception as e:  # torch and Lightning raise many types for missing or foreign files
@@ -144,11 +146,8 @@ def load_checkpoint(path: Path) -> EmotionModule:
 
 def load_teacher(run: str, input_size: int) -> torch.nn.Module:
     """The best network of a finished run, frozen, checked to take the student's input size."""
-    path = Path(run) / "checkpoints" / "best.ckpt"
-    if not path.is_file():
-        raise TeacherError(f"teacher {run} is not a finished run: {path} does not exist")
     try:
-        teacher = load_checkpoint(path)
+        teacher = load_checkpoint(Path(run))
     except CheckpointError as e:
         raise TeacherError(f"teacher {run}: {e}") from e
     size = teacher.model_config.input_size
