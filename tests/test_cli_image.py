@@ -65,6 +65,14 @@ def test_modes_draw(media: Path, tmp_path: Path, mode: str) -> None:
         assert np.abs(drawn.astype(int) - photo).mean() > 1
 
 
+def test_a_bad_file_is_named_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    assert main(["image", str(bad)]) == 0
+    err = capsys.readouterr().err
+    assert f"{bad}: not a recognised image" in err and err.count(str(bad)) == 1
+
+
 def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["image", str(tmp_path / "missing.jpg")]) == 2
     assert "missing.jpg" in capsys.readouterr().err

@@ -79,7 +79,8 @@ def _one(engine: Emojifier, path: Path, root: Path, args: argparse.Namespace, si
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(render(rgb, faces, Mode(args.mode)), target)
     except (ImageError, OSError) as e:
-        return {"path": str(path), "faces": [], "error": str(e)}
+        # the line names the file already; loader messages start with it too
+        return {"path": str(path), "faces": [], "error": str(e).removeprefix(f"{path}: ")}
     return {"path": str(path), "faces": [f.to_dict() for f in faces], "error": None}
 
 
