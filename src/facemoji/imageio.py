@@ -42,6 +42,7 @@ _ALPHA_FORMATS = frozenset({"PNG", "WEBP"})
 _HIGH_DEPTH_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _ACCEPTED = "JPEG, PNG, WebP, GIF, BMP or TIFF (HEIC is not supported)"
 _ACCEPTED_ARRAYS = "(H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA arrays of uint8, uint16 or floats in [0, 1]"
+_RAISE_LIMIT = "raise max_pixels (--max-pixels on the command line) to accept it"
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
 
@@ -174,7 +175,7 @@ def _decode_pil(im: Image.Image, name: str, max_pixels: int | None) -> np.ndarra
     if max_pixels is not None and w * h > max_pixels:
         raise ImageError(
             f"{name}: {w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} (a guard against "
-            "decompression bombs); pass a larger max_pixels to load_image to accept it"
+            f"decompression bombs); {_RAISE_LIMIT}"
         )
     with _decoding(name, max_pixels):
         im.load()
@@ -281,7 +282,7 @@ def _check_array(a: np.ndarray, max_pixels: int | None) -> None:
     if max_pixels is not None and a.shape[0] * a.shape[1] > max_pixels:
         raise ImageError(
             f"array of {a.shape[1]}x{a.shape[0]} = {a.shape[0] * a.shape[1]:,} pixels exceeds "
-            f"max_pixels={max_pixels:,}; pass a larger max_pixels to load_image to accept it"
+            f"max_pixels={max_pixels:,}; {_RAISE_LIMIT}"
         )
 
 
