@@ -7,16 +7,13 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-from PIL import Image
 
 from facemoji.align import align_face
 from facemoji.classifier import FACE_SIZE, EmotionClassifier
 from facemoji.faces import FaceFinder, FaceFinderOptions
-from facemoji.imageio import DEFAULT_MAX_PIXELS, load_image
+from facemoji.imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from facemoji.results import DetectedFace, Face
 from facemoji.tracking import FaceTracker
-
-ImageInput = str | Path | bytes | np.ndarray | Image.Image
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class Emojifier:
         self._classifier: EmotionClassifier | None = None
         self._tracker = FaceTracker() if self.options.video else None
 
-    def analyze(self, image: ImageInput) -> list[Face]:
+    def analyze(self, image: ImageSource) -> list[Face]:
         """Every face in a still image (path, encoded bytes, RGB numpy array or PIL image), left to right.
 
         No face gives an empty list.
@@ -115,7 +112,7 @@ class Emojifier:
 _default: Emojifier | None = None
 
 
-def analyze(image: ImageInput) -> list[Face]:
+def analyze(image: ImageSource) -> list[Face]:
     """Every face in ``image`` with its expression, using a shared default :class:`Emojifier`.
 
     >>> import facemoji
