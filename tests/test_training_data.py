@@ -38,6 +38,7 @@ def test_csv_splits_and_bad_rows(tmp_path: Path) -> None:
 
     train = load_dataset(path, "train")
     assert train.split == "train" and len(train) == 2 and train.skipped == 4
+    assert load_dataset(path, "test").skipped == 0  # the bad rows are all training rows
     assert train.labels.tolist() == [3, 5]
     np.testing.assert_array_equal(train.images[0], face(1))
     assert load_dataset(path, "public").labels.tolist() == [0]
@@ -57,6 +58,21 @@ def test_csv_with_wrong_columns(tmp_path: Path) -> None:
     path = tmp_path / "other.csv"
     path.write_text("name,age\nbob,3\n")
     with pytest.raises(DatasetError, match=r"columns \['name', 'age'\]; expected .*fer2013.csv"):
+        load_dataset(path)
+
+
+def test_csv_from_a_spreadsheet_with_a_byte_order_mark_and_a_latin1_byte(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    body = "emotion,pixels,Usage\n" + csv_row(3, face(1), "Training") + csv_row(2, "caf\u00e9", "Training")
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode("latin-1"))
+    ds = load_dataset(path, "train")
+    assert ds.labels.tolist() == [3] and ds.skipped == 1
+
+
+def test_binary_file_named_csv(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DatasetError, match=r"fer2013\.csv (is not a readable CSV|has columns)"):
         load_dataset(path)
 
 
@@ -94,6 +110,55 @@ def test_kaggle_folder_and_zip_give_the_same_splits(tmp_path: Path) -> None:
     # Kaggle's folder order (..., neutral, sad, ...) is not label order: labels follow the folder names
     neutral = load_dataset(root, "train").labels[-6:-4]
     assert neutral.tolist() == [EMOTIONS.index(Emotion.NEUTRAL)] * 2
+
+
+def test_zip_member_with_a_bad_crc_is_skipped_and_counted(tmp_path: Path) -> None:
+    root = write_kaggle_tree(tmp_path / "fer", per_class=1, suffix=".png")
+    raw = bytearray(zip_tree(root, tmp_path / "fer2013.zip").read_bytes())
+    # flip a byte of the first member's data (stored uncompressed): its CRC no longer matches
+    raw[raw.index(b"PK\x03\x04") + 80] ^= 0xFF
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(raw))
+    everything = load_dataset(damaged, "all")
+    assert len(everything) == 20 and everything.skipped == 1
+
+
+def test_truncated_zip(tmp_path: Path) -> None:
+    root = write_kaggle_tree(tmp_path / "fer", per_class=1)
+    archive = zip_tree(root, tmp_path / "fer2013.zip")
+    archive.write_bytes(archive.read_bytes()[:300])
+    with pytest.raises(DatasetError, match=r"fer2013\.zip is not a readable zip file: it may be truncated"):
+        load_dataset(archive)
+
+
+def test_broken_links_and_link_loops_in_a_folder_are_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "faces"
+    (root / "happy").mkdir(parents=True)
+    Image.fromarray(face(1)).save(root / "happy" / "1.png")
+    (root / "happy" / "dangling.png").symlink_to(tmp_path / "nowhere.png")
+    (root / "happy" / "loop.png").symlink_to(root / "happy" / "loop.png")
+    ds = load_dataset(root)
+    assert ds.labels.tolist() == [EMOTIONS.index(Emotion.HAPPY)]
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FACEMOJI_CACHE", str(blocker / "cache"))
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + csv_row(3, face(1), "Training"))
+    with pytest.raises(DatasetError, match=r"cannot write the decoded dataset to .*set FACEMOJI_CACHE"):
+        load_dataset(path)
+    assert not list(tmp_path.rglob("*.tmp.npz"))
+
+
+def test_damaged_cache_is_decoded_again(tmp_path: Path, _cache: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + csv_row(3, face(1), "Training"))
+    load_dataset(path)
+    (cached,) = (_cache / "datasets").glob("*.npz")
+    cached.write_bytes(b"PK\x03\x04 damaged")
+    assert load_dataset(path).labels.tolist() == [3]
 
 
 def test_decoded_once_then_cached_until_a_file_changes(

@@ -153,6 +153,14 @@ def test_bad_data_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert err.count("\n") == 1
 
 
+def test_fewer_faces_than_one_batch(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--limit", "64", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "64 training faces are fewer than one batch (128 per process x 1 processes); lower --batch-size" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -15,6 +15,7 @@ directory; a corrupt image is skipped and counted.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -34,7 +35,7 @@ SIZE = 48
 SPLITS = ("train", "test", "public", "private", "all")
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 _CSV_USAGE = {"Training": "train", "PublicTest": "public", "PrivateTest": "private"}
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 class DatasetError(ValueError):
@@ -49,7 +50,7 @@ class FaceDataset:
     labels: np.ndarray  # (N,) int64
     split: str
     source: str
-    skipped: int = 0  # undecodable files left out
+    skipped: int = 0  # undecodable files (or CSV rows) of this split left out
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -81,16 +82,9 @@ def load_dataset(path: str | Path, split: str = "train", cache_dir: Path | None 
     if not path.exists():
         raise DatasetError(f"{path} does not exist; expected {_EXPECTED}")
     arrays = _cached_decode(path, cache_dir or paths.cache_dir())
-    splits = arrays["splits"]
-    if set(np.unique(splits)) <= {"all"}:
-        keep = np.ones(len(splits), dtype=bool)
+    if set(np.unique(arrays["splits"])) <= {"all"}:
         split = "all"
-    elif split == "all":
-        keep = np.ones(len(splits), dtype=bool)
-    elif split == "test":
-        keep = np.isin(splits, ["public", "private"])
-    else:
-        keep = splits == split
+    keep = _in_split(arrays["splits"], split)
     if not keep.any():
         raise DatasetError(f"{path} has no {split!r} images")
     return FaceDataset(
@@ -98,8 +92,17 @@ def load_dataset(path: str | Path, split: str = "train", cache_dir: Path | None 
         labels=arrays["labels"][keep],
         split=split,
         source=str(path),
-        skipped=int(arrays["skipped"]),
+        skipped=int(_in_split(arrays["skipped_splits"], split).sum()),
     )
+
+
+def _in_split(splits: np.ndarray, split: str) -> np.ndarray:
+    """Mask of the entries of ``splits`` (one split name per face) that belong to ``split``."""
+    if split == "all":
+        return np.ones(len(splits), dtype=bool)
+    if split == "test":
+        return np.isin(splits, ["public", "private"])
+    return splits == split
 
 
 _EXPECTED = (
@@ -115,22 +118,35 @@ def _cache_key(path: Path) -> str:
     key = hashlib.sha256(f"{_CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     if path.is_dir():
         for p in sorted(path.rglob("*")):
-            s = p.stat()
+            try:
+                s = p.stat()
+            except OSError:  # a broken link or a link loop; decoding skips it too
+                continue
             key.update(f"|{p.relative_to(path).as_posix()}|{s.st_size}|{s.st_mtime_ns}".encode())
     return key.hexdigest()[:16]
 
 
 def _cached_decode(path: Path, cache_dir: Path) -> dict[str, np.ndarray]:
     cache = cache_dir / "datasets" / f"{path.name}-{_cache_key(path)}.npz"
-    if cache.exists():
+    try:
         with np.load(cache, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # not cached yet, or a damaged cache
+        pass
     arrays = _decode(path)
-    cache.parent.mkdir(parents=True, exist_ok=True)
     # a per-process temp name: DDP ranks decode the same dataset at the same time
     tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(cache)  # never leave a half-written cache behind
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, **arrays)
+        tmp.replace(cache)  # never leave a half-written cache behind
+    except OSError as e:
+        raise DatasetError(
+            f"cannot write the decoded dataset to {cache.parent} ({e}); set FACEMOJI_CACHE to a writable folder"
+        ) from e
+    finally:
+        with contextlib.suppress(OSError):  # left behind only when writing failed
+            tmp.unlink()
     return arrays
 
 
@@ -138,10 +154,15 @@ def _decode(path: Path) -> dict[str, np.ndarray]:
     if path.is_file() and path.suffix.lower() == ".csv":
         return _decode_csv(path)
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-            items = _classify(names)
-            return _decode_files(items, lambda n: zf.read(n), path)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+                items = _classify(names)
+                return _decode_files(items, lambda n: zf.read(n), path)
+        except zipfile.BadZipFile as e:
+            raise DatasetError(f"{path} is a damaged zip file ({e})") from e
+    if path.is_file() and path.suffix.lower() == ".zip":
+        raise DatasetError(f"{path} is not a readable zip file: it may be truncated or corrupt")
     if path.is_dir():
         names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
         items = _classify(names)
@@ -173,14 +194,15 @@ def _classify(names: list[str]) -> dict[str, _Item]:
 
 
 def _decode_files(items: dict[str, _Item], read, source: Path) -> dict[str, np.ndarray]:
-    images, labels, splits = [], [], []
-    skipped = 0
+    images, labels, splits, skipped = [], [], [], []
     for name in sorted(items):
         item = items[name]
         try:
             images.append(_to_gray48(Image.open(io.BytesIO(read(name)))))
-        except (OSError, ValueError, Image.DecompressionBombError):
-            skipped += 1
+        # Damaged files fail in many ways (OSError, zipfile's BadZipFile on a bad CRC, zlib.error,
+        # Pillow's SyntaxError or struct.error, ...); each one only means "skip this file".
+        except Exception:
+            skipped.append(item.split)
             continue
         labels.append(item.label)
         splits.append(item.split)
@@ -190,34 +212,35 @@ def _decode_files(items: dict[str, _Item], read, source: Path) -> dict[str, np.n
 
 
 def _decode_csv(path: Path) -> dict[str, np.ndarray]:
-    images, labels, splits = [], [], []
-    skipped = 0
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"emotion", "pixels"} <= set(reader.fieldnames):
-            raise DatasetError(f"{path} has columns {reader.fieldnames}; expected {_EXPECTED}")
-        for row in _rows(reader):
+    images, labels, splits, skipped = [], [], [], []
+    # utf-8-sig: spreadsheet programs start the file with a byte-order mark; a byte that is not
+    # UTF-8 can only sit in a broken row, which is then skipped like any other.
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
+        for row in _rows(csv.DictReader(f), path):
+            split = _CSV_USAGE.get((row.get("Usage") or "").strip(), "all")
             try:
                 label = int(row["emotion"])
                 pixels = np.array(row["pixels"].split(), dtype=np.uint8)
                 if not 0 <= label < len(EMOTIONS) or pixels.size != SIZE * SIZE:
                     raise ValueError
             except (ValueError, TypeError, AttributeError, OverflowError):
-                skipped += 1
+                skipped.append(split)
                 continue
             images.append(pixels.reshape(SIZE, SIZE))
             labels.append(label)
-            splits.append(_CSV_USAGE.get((row.get("Usage") or "").strip(), "all"))
+            splits.append(split)
     if not images:
         raise DatasetError(f"{path} holds no valid rows; expected {_EXPECTED}")
     return _pack(images, labels, splits, skipped)
 
 
-def _rows(reader: csv.DictReader) -> Iterator[dict[str, str]]:
+def _rows(reader: csv.DictReader, path: Path) -> Iterator[dict[str, str]]:
     try:
+        if not reader.fieldnames or not {"emotion", "pixels"} <= set(reader.fieldnames):
+            raise DatasetError(f"{path} has columns {reader.fieldnames}; expected {_EXPECTED}")
         yield from reader
     except csv.Error as e:
-        raise DatasetError(f"broken CSV: {e}") from e
+        raise DatasetError(f"{path} is not a readable CSV: {e}") from e
 
 
 def _to_gray48(img: Image.Image) -> np.ndarray:
@@ -228,12 +251,13 @@ def _to_gray48(img: Image.Image) -> np.ndarray:
     return np.asarray(gray, dtype=np.uint8)
 
 
-def _pack(images: list[np.ndarray], labels: list[int], splits: list[str], skipped: int) -> dict[str, np.ndarray]:
+def _pack(images: list[np.ndarray], labels: list[int], splits: list[str], skipped: list[str]) -> dict[str, np.ndarray]:
+    """The cached arrays; ``skipped`` holds the split of each file or row that could not be read."""
     return {
         "images": np.stack(images),
         "labels": np.asarray(labels, dtype=np.int64),
-        "splits": np.asarray(splits),
-        "skipped": np.asarray(skipped),
+        "splits": np.asarray(splits, dtype=str),
+        "skipped_splits": np.asarray(skipped, dtype=str),
     }
 
 

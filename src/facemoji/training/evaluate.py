@@ -39,7 +39,7 @@ class Evaluation:
     data: str
     split: str
     n: int
-    skipped: int  # undecodable files in the dataset, left out
+    skipped: int  # undecodable files of the split, left out
     accuracy: float
     balanced_accuracy: float
     per_class: dict[str, ClassMetrics]

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from facemoji.classifier import center_crop
 from facemoji.training.augment import AugmentConfig, augment
-from facemoji.training.data import FaceDataset, load_dataset
+from facemoji.training.data import DatasetError, FaceDataset, load_dataset
 from facemoji.training.evaluate import save_json
 from facemoji.training.models import ModelConfig, build_model
 
@@ -230,6 +230,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         val_ds = load_dataset(cfg.data, cfg.val_split)
     if cfg.limit:
         train_ds, val_ds = _subset(train_ds, cfg.limit, cfg.seed), _subset(val_ds, cfg.limit, cfg.seed)
+    processes = cfg.devices * cfg.num_nodes
+    if len(train_ds) < cfg.batch_size * processes:  # every step takes a whole batch in each process
+        raise DatasetError(
+            f"{len(train_ds)} training faces are fewer than one batch ({cfg.batch_size} per process x "
+            f"{processes} processes); lower --batch-size or give more data"
+        )
 
     config_dict = asdict(cfg)
     save_json(config_dict, out / "config.json")
