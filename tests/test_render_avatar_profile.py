@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from facemoji.emotions import EMOTIONS, Emotion
+from facemoji.render.avatar import render_avatar_png
 from facemoji.render.avatar_profile import (
     ALLOWED,
     DEFAULT_EXPRESSIONS,
@@ -110,7 +111,21 @@ def test_resolve_profile_accepts_files_presets_and_random(tmp_path: Path) -> Non
     assert resolve_profile("random:3") == random_profile(3)
     with pytest.raises(AvatarProfileError, match="'pirate' is neither a profile file nor a preset; expected"):
         resolve_profile("pirate")
-    with pytest.raises(AvatarProfileError, match="the seed must be an integer"):
-        resolve_profile("random:abc")
+    assert resolve_profile("random:-3") == random_profile(-3)
+    for seed in ("abc", "--5", "\u00b2", "1.5", " 7"):
+        with pytest.raises(AvatarProfileError, match="the seed must be an integer"):
+            resolve_profile(f"random:{seed}")
     with pytest.raises(AvatarProfileError, match=r"nope\.json: no such profile file"):
         resolve_profile(str(tmp_path / "nope.json"))
+
+
+def test_shirt_text_takes_any_printable_text_but_no_control_characters(tmp_path: Path) -> None:
+    text = '<b> & "café" 日本 😀\t'
+    shirt = AvatarProfile(clothing_type="graphic_shirt", clothing_graphic="custom_text", shirt_text=text)
+    assert render_avatar_png(shirt, "happy", 64).size == (64, 64)
+    with pytest.raises(AvatarProfileError, match=r"shirt_text: '\\x01' is a control character"):
+        AvatarProfile(shirt_text="a\u0001b")
+    path = tmp_path / "p.json"
+    path.write_text('{"shirt_text": "a\\u0000b"}')
+    with pytest.raises(AvatarProfileError, match="control character"):
+        resolve_profile(str(path))

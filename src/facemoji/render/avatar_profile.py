@@ -37,6 +37,9 @@ _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 BACKGROUND_STYLES = ("none", "circle")
 EYEBROW_STYLES = ("default", "natural")
 
+# Characters XML 1.0 forbids (the avatar is an SVG document); tab, newline and return are allowed.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
 # attribute -> allowed names; the *_color attributes also accept "#RRGGBB".
 ALLOWED: dict[str, tuple[str, ...]] = {
     "skin_color": _names(pa.SkinColor),
@@ -138,6 +141,8 @@ class AvatarProfile:
             _check(name, getattr(self, name), allowed, color=name.endswith("_color"))
         if not isinstance(self.shirt_text, str):
             raise AvatarProfileError(f"shirt_text: expected a string, got {self.shirt_text!r}")
+        if bad := _NOT_IN_XML.search(self.shirt_text):
+            raise AvatarProfileError(f"shirt_text: {bad.group()!r} is a control character, which SVG cannot hold")
         if len(self.expressions) != len(EMOTIONS) or not all(isinstance(x, Expression) for x in self.expressions):
             raise AvatarProfileError(f"expressions: expected {len(EMOTIONS)} Expression values in EMOTIONS order")
 
@@ -300,7 +305,7 @@ def resolve_profile(spec: str | None) -> AvatarProfile:
         return PRESETS[spec]
     if spec == "random" or spec.startswith("random:"):
         seed = spec.partition(":")[2]
-        if seed and not seed.lstrip("-").isdigit():
+        if seed and not re.fullmatch(r"-?[0-9]+", seed):
             raise AvatarProfileError(f"random:{seed}: the seed must be an integer, e.g. random:7")
         return random_profile(int(seed) if seed else None)
     raise AvatarProfileError(
