@@ -31,7 +31,7 @@ def test_one_photo_json(media: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_no_face_is_empty_not_error(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["image", str(media / "no-faces.jpg"), "--json"]) == 0
     (line,) = _json_lines(capsys)
-    assert line == {"path": str(media / "no-faces.jpg"), "faces": [], "error": None}
+    assert line == {"path": str(media / "no-faces.jpg"), "faces": [], "out": None, "error": None}
 
 
 def test_folder_with_bad_files_completes(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,3 +81,53 @@ def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["image", str(media / "justin.jpg"), "--mode", "sideways"])
     assert exit_info.value.code == 2
+
+
+def _face_png(media: Path, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(media / "justin.jpg").save(path)
+    return path
+
+
+def test_outputs_never_collide_or_overwrite_inputs(media: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "in"
+    for name in ("x.gif", "x.bmp", "x.png"):
+        _face_png(media, src / name)
+    other = _face_png(media, tmp_path / "other" / "x.png")
+    out = src / "out"  # inside the input folder
+    assert main(["image", str(src), str(other), "-o", str(out), "--json"]) == 0
+    written = {Path(line["path"]).relative_to(tmp_path).as_posix(): line["out"] for line in _json_lines(capsys)}
+    assert written == {
+        "in/x.bmp": str(out / "x.bmp.png"), "in/x.gif": str(out / "x.gif.png"),
+        "in/x.png": str(out / "x.png"), "other/x.png": str(out / "x-2.png"),
+    }  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["x-2.png", "x.bmp.png", "x.gif.png", "x.png"]
+    # a second run does not read its own earlier output
+    assert main(["image", str(src), "-o", str(out), "--json"]) == 0
+    assert len(_json_lines(capsys)) == 3 and not (out / "out").exists()
+
+
+def test_output_on_top_of_the_input_is_refused_or_renamed(media: Path, tmp_path: Path, capsys) -> None:
+    photo = _face_png(media, tmp_path / "in" / "a.png")
+    before = photo.read_bytes()
+    assert main(["image", str(photo), "-o", str(photo)]) == 2
+    assert "a.png would overwrite the input; choose another -o" in capsys.readouterr().err
+    assert main(["image", str(photo.parent), "-o", str(photo.parent)]) == 2
+    assert "is the input folder; choose another -o" in capsys.readouterr().err
+    assert main(["image", str(photo), "-o", str(photo.parent), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert line["out"] == str(photo.parent / "a-2.png") and photo.read_bytes() == before
+    # an input folder inside the output folder is still searched
+    nested = _face_png(media, tmp_path / "all" / "photos" / "b.png")
+    assert main(["image", str(nested.parent), "-o", str(tmp_path / "all"), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert line["out"] == str(tmp_path / "all" / "b.png")
+
+
+def test_a_failed_write_keeps_the_faces_and_says_where(media: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["image", str(media / "justin.jpg"), "-o", str(blocker / "out"), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert len(line["faces"]) == 1 and line["out"] is None
+    assert line["error"].startswith(f"cannot write {blocker / 'out' / 'justin.jpg'}: ")

@@ -19,7 +19,11 @@ from facemoji.render.overlay import Mode, render
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
-    p.add_argument("-o", "--out", type=Path, help="output file (one input) or folder; nothing is drawn without it")
+    p.add_argument(
+        "-o", "--out", type=Path,
+        help="output file (one input) or folder; nothing is drawn without it. In a folder each image keeps its "
+        "path relative to the folder given; GIF, BMP and TIFF inputs get .png appended",
+    )  # fmt: skip
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.OVERLAY.value, help="how to draw emoji")
     p.add_argument("--json", action="store_true", help="one JSON line per input file on stdout")
     p.add_argument("--max-faces", type=int, default=10, help="most faces to find per image (default 10)")
@@ -39,8 +43,16 @@ def run(args: argparse.Namespace) -> int:
             f"facemoji image: {args.out} is a file name but several images were given; pass a folder", file=sys.stderr
         )
         return 2
+    if args.out is not None and not single_file and any(p.is_dir() and _same(p, args.out) for p in inputs):
+        print(f"facemoji image: {args.out} is the input folder; choose another -o", file=sys.stderr)
+        return 2
+    if single_file and inputs[0].exists() and _same(inputs[0], args.out):
+        print(f"facemoji image: {args.out} would overwrite the input; choose another -o", file=sys.stderr)
+        return 2
+    # an output folder inside an input folder is not searched (it may hold an earlier run's output)
+    skip = None if args.out is None or single_file else args.out.resolve()
     try:
-        total = sum(1 for _ in iter_image_paths(inputs))
+        total = sum(1 for _ in _with_roots(inputs, skip))
     except ImageError as e:
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
@@ -48,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     show_bar = total > 1 or any(p.is_dir() for p in inputs)
     try:
         with Emojifier(options) as engine:
-            for path, root in tqdm(_with_roots(inputs), total=total, disable=not show_bar, unit="img", file=sys.stderr):
-                line = _one(engine, path, root, args, single_file)
+            targets = _Targets(args.out, single_file)
+            images = _with_roots(inputs, skip)
+            for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
+                line = _one(engine, path, targets.pick(path, root), args)
                 if args.json:
                     print(json.dumps(line), flush=True)
                 elif line["error"]:
@@ -62,36 +76,68 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_roots(inputs: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """Each image with the folder its output path is made relative to."""
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _with_roots(inputs: list[Path], skip: Path | None) -> Iterator[tuple[Path, Path]]:
+    """Each image with the folder its output path is made relative to.
+
+    A folder that holds ``skip`` (the output folder) is searched without it.
+    """
     for given in inputs:
         root = given if given.is_dir() else given.parent
+        inner = skip if skip is not None and given.is_dir() and skip.is_relative_to(given.resolve()) else None
         for path in iter_image_paths([given]):
-            yield path, root
+            if inner is None or not path.resolve().is_relative_to(inner):
+                yield path, root
 
 
-def _one(engine: Emojifier, path: Path, root: Path, args: argparse.Namespace, single_file: bool) -> dict:
+class _Targets:
+    """Output paths, one per input image, never the same twice in a run and never an input file."""
+
+    def __init__(self, out: Path | None, single_file: bool) -> None:
+        self.out, self.single_file = out, single_file
+        self._taken: set[Path] = set()
+
+    def pick(self, path: Path, root: Path) -> Path | None:
+        if self.out is None or self.single_file:
+            return self.out
+        rel = path.relative_to(root)
+        base = self.out / (rel if rel.suffix.lower() in SAVE_SUFFIXES else rel.with_name(rel.name + ".png"))
+        # Same-named photos from different folders on the command line, or an output folder that
+        # holds the input: number the name rather than write over either.
+        target, n = base, 1
+        while target.resolve() in self._taken or (target.exists() and target.samefile(path)):
+            n += 1
+            target = base.with_stem(f"{base.stem}-{n}")
+        self._taken.add(target.resolve())
+        return target
+
+
+def _one(engine: Emojifier, path: Path, target: Path | None, args: argparse.Namespace) -> dict:
+    line: dict = {"path": str(path), "faces": [], "out": None, "error": None}
     try:
         rgb = load_image(path, args.max_pixels)
         faces = engine.analyze(rgb)
-        if args.out is not None:
-            target = args.out if single_file else _target(args.out, path, root)
+    except ImageError as e:
+        # the line names the file already; loader messages start with it too
+        return line | {"error": str(e).removeprefix(f"{path}: ")}
+    line["faces"] = [f.to_dict() for f in faces]
+    if target is not None:
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(render(rgb, faces, Mode(args.mode)), target)
-    except (ImageError, OSError) as e:
-        # the line names the file already; loader messages start with it too
-        return {"path": str(path), "faces": [], "error": str(e).removeprefix(f"{path}: ")}
-    return {"path": str(path), "faces": [f.to_dict() for f in faces], "error": None}
-
-
-def _target(out_dir: Path, path: Path, root: Path) -> Path:
-    rel = path.relative_to(root)
-    return out_dir / (rel if rel.suffix.lower() in SAVE_SUFFIXES else rel.with_suffix(".png"))
+        except (ImageError, OSError) as e:
+            return line | {"error": f"cannot write {target}: {getattr(e, 'strerror', None) or e}"}
+        line["out"] = str(target)
+    return line
 
 
 def _summary(line: dict) -> str:
     faces = line["faces"]
+    written = f" -> {line['out']}" if line["out"] else ""
     if not faces:
-        return f"{line['path']}: no face"
+        return f"{line['path']}: no face{written}"
     parts = [f"{f['emotion']} {f['scores'][f['emotion']]:.0%}" for f in faces]
-    return f"{line['path']}: {len(faces)} face{'s' * (len(faces) > 1)}: {', '.join(parts)}"
+    return f"{line['path']}: {len(faces)} face{'s' * (len(faces) > 1)}: {', '.join(parts)}{written}"
