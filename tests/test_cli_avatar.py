@@ -112,6 +112,15 @@ def test_misuse_is_one_line(media: Path, tmp_path: Path, fake_faces: list[Face],
     assert err.startswith("facemoji avatar: ") and message in err and err.count("\n") == 1
 
 
+def test_output_on_top_of_the_photo_is_refused(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = tmp_path / "me.png"
+    Image.open(media / "justin.jpg").save(photo)
+    before = photo.read_bytes()
+    assert main(["avatar", str(photo), "-o", str(photo)]) == 2
+    assert "me.png would overwrite the photo; choose another -o" in capsys.readouterr().err
+    assert photo.read_bytes() == before
+
+
 def test_unreadable_photo_is_exit_1(tmp_path: Path, fake_faces: list[Face], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["avatar", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "a.png")]) == 1
     assert "missing.jpg: no such file" in capsys.readouterr().err

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in _SUFFIXES:
         print(f"facemoji avatar: {args.out} must end in .png or .webp (the output is transparent)", file=sys.stderr)
         return 2
+    if args.photo.exists() and args.out.exists() and args.out.samefile(args.photo):
+        print(f"facemoji avatar: {args.out} would overwrite the photo; choose another -o", file=sys.stderr)
+        return 2
     if not 1 <= args.size <= MAX_SIZE:
         print(f"facemoji avatar: --size must be from 1 to {MAX_SIZE}, got {args.size}", file=sys.stderr)
         return 2
