@@ -96,3 +96,11 @@ def test_mismatch_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="ONNX export differs from torch"):
         export_onnx(Noisy(), ModelConfig(width=4), path)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_write_leaves_no_temp_file(tmp_path: Path) -> None:
+    taken = tmp_path / "model.onnx"
+    taken.mkdir()  # the final rename onto a folder fails
+    with pytest.raises(OSError):
+        export_tiny_model(taken)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]

@@ -127,6 +127,9 @@ def test_export_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "m.onnx"), "--int8"]) == 2
     assert "--int8 needs --data" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+    (tmp_path / "folder").mkdir()
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "folder")]) == 2
+    assert "folder is a folder; -o takes the .onnx file to write" in capsys.readouterr().err
 
 
 def test_class_folders_hold_out_a_validation_part(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ quantization. The graph always takes (N, 1, S, S) float faces and returns (N, 7)
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -62,34 +63,31 @@ def export_onnx(
     s = config.input_size
     sample = torch.rand(4, 1, s, s)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.onnx")
-    torch.onnx.export(
-        wrapped, sample, tmp, input_names=["faces"], output_names=["probs"],
-        dynamic_axes={"faces": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False,
-    )  # fmt: skip
-    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {"faces": sample.numpy()})
-    with torch.no_grad():
-        want = wrapped(sample).numpy()
-    if not np.allclose(got, want, atol=atol):
-        tmp.unlink()
-        raise RuntimeError(f"ONNX export differs from torch by {np.abs(got - want).max():.2e} (> {atol})")
-
-    if calibration is not None:
-        try:
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.onnx")  # unique: runs may export side by side
+    try:
+        torch.onnx.export(
+            wrapped, sample, tmp, input_names=["faces"], output_names=["probs"],
+            dynamic_axes={"faces": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False,
+        )  # fmt: skip
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {"faces": sample.numpy()})
+        with torch.no_grad():
+            want = wrapped(sample).numpy()
+        if not np.allclose(got, want, atol=atol):
+            raise RuntimeError(f"ONNX export differs from torch by {np.abs(got - want).max():.2e} (> {atol})")
+        if calibration is not None:
             _quantize(tmp, calibration)
-        except RuntimeError:
-            tmp.unlink()
-            raise
-    proto = onnx.load(tmp)
-    meta = {
-        "input_size": s, "classes": [e.value for e in EMOTIONS], "config": config.to_dict(),
-        "flip_tta": flip, "members": len(members), "int8": calibration is not None,
-    }  # fmt: skip
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "facemoji", json.dumps(meta)
-    onnx.save(proto, tmp)
-    tmp.replace(path)
+        proto = onnx.load(tmp)
+        meta = {
+            "input_size": s, "classes": [e.value for e in EMOTIONS], "config": config.to_dict(),
+            "flip_tta": flip, "members": len(members), "int8": calibration is not None,
+        }  # fmt: skip
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "facemoji", json.dumps(meta)
+        onnx.save(proto, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # still there only when something failed
     return path
 
 

@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         print(f"facemoji export: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
+    if args.out.is_dir():
+        print(f"facemoji export: {args.out} is a folder; -o takes the .onnx file to write", file=sys.stderr)
+        return 2
     if args.int8 and args.data is None:
         print("facemoji export: --int8 needs --data (training faces to calibrate on)", file=sys.stderr)
         return 2
