@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_imageio import _png_header
 
 from facemoji.apps.cli import main
 from facemoji.emotions import EMOTIONS
@@ -131,3 +132,14 @@ def test_a_failed_write_keeps_the_faces_and_says_where(media: Path, tmp_path: Pa
     (line,) = _json_lines(capsys)
     assert len(line["faces"]) == 1 and line["out"] is None
     assert line["error"].startswith(f"cannot write {blocker / 'out' / 'justin.jpg'}: ")
+
+
+def test_max_pixels_above_pillows_own_limit(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
+    wide = tmp_path / "panorama.png"
+    wide.write_bytes(_png_header(20000, 20000))  # 400 MP, over twice Pillow's default limit
+    assert main(["image", str(wide), "--json"]) == 0
+    assert "400,000,000 pixels exceeds max_pixels=64,000,000" in _json_lines(capsys)[0]["error"]
+    assert main(["image", str(wide), "--json", "--max-pixels", "500000000"]) == 0
+    # past both size checks: only the missing pixel data stops it
+    assert _json_lines(capsys)[0]["error"].startswith("cannot decode the image")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import warnings
 from collections.abc import Iterable, Iterator
@@ -199,11 +200,7 @@ def _decoding(name: str, max_pixels: int | None) -> Iterator[None]:
         except UnidentifiedImageError as e:
             raise ImageError(f"{name}: not a recognised image; expected {_ACCEPTED}") from e
         except Image.DecompressionBombError as e:
-            ours = f" (now {max_pixels:,})" if max_pixels is not None else ""
-            raise ImageError(
-                f"{name}: refused before decoding: {e} To load it, pass a larger max_pixels{ours} "
-                "and raise PIL.Image.MAX_IMAGE_PIXELS."
-            ) from e
+            raise ImageError(_bomb_message(name, str(e), max_pixels)) from e
         # Pillow's decoders answer hostile data with a zoo of exception types (OSError,
         # SyntaxError, struct.error, IndexError, ...); any of them means "cannot decode".
         except Exception as e:
@@ -272,6 +269,16 @@ def _array_to_uint8(a: np.ndarray) -> np.ndarray:
             )
         return _from_unit_float(a)
     raise ImageError(f"unsupported array dtype {a.dtype}; expected {_ACCEPTED_ARRAYS}")
+
+
+def _bomb_message(name: str, pillow_message: str, max_pixels: int | None) -> str:
+    """Pillow refused the image in ``Image.open``, over twice ``PIL.Image.MAX_IMAGE_PIXELS``."""
+    size = re.search(r"\((\d+) pixels\)", pillow_message)
+    pixels = int(size.group(1)) if size else None
+    said = f"{pixels:,} pixels" if pixels else "too many pixels"
+    if max_pixels is not None and (pixels is None or pixels > max_pixels):
+        return f"{name}: {said} exceeds max_pixels={max_pixels:,} (a guard against decompression bombs); {_RAISE_LIMIT}"
+    return f"{name}: {said} is over Pillow's own limit; raise PIL.Image.MAX_IMAGE_PIXELS as well as max_pixels"
 
 
 def _check_array(a: np.ndarray, max_pixels: int | None) -> None:

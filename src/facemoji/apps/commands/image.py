@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
 from facemoji.classifier import ModelError
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     except ImageError as e:
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
+    # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
     options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels)
     show_bar = total > 1 or any(p.is_dir() for p in inputs)
     try:
