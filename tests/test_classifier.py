@@ -10,6 +10,7 @@ import onnx
 import pytest
 from fer_fixtures import export_tiny_model, face
 
+from facemoji import classifier
 from facemoji.classifier import EmotionClassifier, ModelError, center_crop
 
 
@@ -41,9 +42,14 @@ def test_wrong_face_shape(tiny: Path) -> None:
         EmotionClassifier(tiny).predict(face(1))
 
 
-def test_missing_model(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"emotion model not found at .*nope.onnx; reinstall facemoji or pass"):
+def test_missing_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModelError, match=r"emotion model .*nope\.onnx is missing; pass a \.onnx file made by"):
         EmotionClassifier(tmp_path / "nope.onnx")
+    with pytest.raises(ModelError, match=r"emotion model .* is a folder; pass a \.onnx file"):
+        EmotionClassifier(tmp_path)
+    monkeypatch.setattr(classifier, "shipped_model_path", lambda: tmp_path / "emotion.onnx")
+    with pytest.raises(ModelError, match=r"the shipped emotion model is missing from .*; reinstall facemoji"):
+        EmotionClassifier()
 
 
 def test_not_a_model(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_evaluate_bad_inputs(tiny: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert "facemoji evaluate: " in (err := capsys.readouterr().err) and "missing.zip does not exist; expected" in err
     kaggle = write_kaggle_tree(tmp_path / "fer", per_class=1)
     assert main(["evaluate", "--data", str(kaggle), "--model", str(tmp_path / "none.onnx")]) == 1
-    assert "emotion model not found at" in capsys.readouterr().err
+    assert "none.onnx is missing; pass a .onnx file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", "--data", str(kaggle), "--split", "validation"])
     assert exit_info.value.code == 2

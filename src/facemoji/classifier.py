@@ -61,8 +61,11 @@ class EmotionClassifier:
         import onnxruntime as ort
 
         path = Path(model_path) if model_path else shipped_model_path()
+        if model_path and not path.is_file():
+            kind = "a folder" if path.is_dir() else "missing"
+            raise ModelError(f"emotion model {path} is {kind}; pass a .onnx file made by facemoji train or export")
         if not path.is_file():
-            raise ModelError(f"emotion model not found at {path}; reinstall facemoji or pass a .onnx file")
+            raise ModelError(f"the shipped emotion model is missing from {path}; reinstall facemoji")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
