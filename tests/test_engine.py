@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,51 @@ def test_video_mode_tracks_one_face_across_frames(media: Path) -> None:
     for (face,) in seen:
         assert sum(face.scores.values()) == pytest.approx(1, abs=1e-5)
         assert face.emotion == max(face.scores, key=face.scores.__getitem__)
+
+
+def test_video_engine_reopened_after_close_starts_afresh(media: Path) -> None:
+    frame = np.asarray(Image.open(media / "justin.jpg").convert("RGB"))
+    with Emojifier(EmojifierOptions(video=True)) as fresh:
+        (want,) = fresh.process(frame, 5)
+    engine = Emojifier(EmojifierOptions(video=True))
+    for t in (0, 800):
+        engine.process(frame, t)
+    engine.close()
+    (again,) = engine.process(frame, 5)  # the next clip starts its clock at 0 again
+    engine.close()
+    # nothing carried over from the closed run: the same answer as a new engine, probabilities intact
+    assert again.track_id == want.track_id
+    assert again.scores == pytest.approx(want.scores, abs=1e-6)
+
+
+def test_video_timestamps_must_be_whole_milliseconds(media: Path) -> None:
+    frame = np.asarray(Image.open(media / "justin.jpg").convert("RGB"))
+    with Emojifier(EmojifierOptions(video=True)) as engine:
+        with pytest.raises(ValueError, match=r"timestamp_ms must be a whole number of milliseconds, got 40\.0"):
+            engine.process(frame, 40.0)
+        with pytest.raises(ValueError, match="timestamp_ms must be from 0 to"):
+            engine.process(frame, 2**63)
+        assert len(engine.process(frame, np.int64(40))) == 1  # a refused call leaves the clock where it was
+        assert len(engine.process(frame, 41)) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"threads": 0}, "threads must be a whole number of at least 1, got 0"),
+        ({"threads": 1.5}, "threads must be a whole number of at least 1, got 1.5"),
+        ({"max_faces": 2.5}, "max_faces must be a whole number of at least 1, got 2.5"),
+        ({"max_pixels": 0}, "max_pixels must be a whole number of at least 1, got 0"),
+        ({"min_detection_confidence": 1.5}, "min_detection_confidence must be in 0..1, got 1.5"),
+    ],
+)
+def test_bad_options_are_refused_where_they_are_set(options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        EmojifierOptions(**options)
+
+
+def test_faces_compare_by_value(media: Path) -> None:
+    assert analyze(media / "justin.jpg") == analyze(media / "justin.jpg")
 
 
 def test_analyze_on_a_video_engine_is_refused() -> None:

@@ -32,6 +32,14 @@ class EmojifierOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     threads: int = 1
 
+    def __post_init__(self) -> None:
+        for name in ("max_faces", "max_pixels", "threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if not 0.0 <= self.min_detection_confidence <= 1.0:
+            raise ValueError(f"min_detection_confidence must be in 0..1, got {self.min_detection_confidence!r}")
+
 
 class Emojifier:
     """Finds every face in an image and reads its expression.
@@ -98,9 +106,12 @@ class Emojifier:
         return self._classifier.predict(crops)
 
     def close(self) -> None:
+        """Release the models; a later call starts afresh (for video: new tracks, timestamps from any value)."""
         if self._finder is not None:
             self._finder.close()
             self._finder = None
+        if self._tracker is not None:
+            self._tracker = FaceTracker()
 
     def __enter__(self) -> Emojifier:
         return self

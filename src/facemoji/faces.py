@@ -32,6 +32,7 @@ ten times that on their longer side (640x480 and smaller) get the single full-im
 DETECTABLE_FRACTION = 0.1  # measured on a frontal face: 1/10 of the longer side always found, 1/13 never
 TILE_OVERLAP = 1.5  # times the largest face the previous pass can miss, so it lies whole in some tile
 SAME_FACE = 0.5  # two boxes are one face when their intersection covers this much of the smaller one
+MAX_TIMESTAMP_MS = 2**53 // 1000  # MediaPipe counts microseconds in an int64; well inside it
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class FaceFinder:
     def __init__(self, options: FaceFinderOptions = FaceFinderOptions(), video: bool = False) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
-        if options.max_faces < 1:
-            raise ValueError(f"max_faces must be at least 1, got {options.max_faces}")
+        if not isinstance(options.max_faces, int) or options.max_faces < 1:
+            raise ValueError(f"max_faces must be a whole number of at least 1, got {options.max_faces!r}")
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
             if not 0.0 <= getattr(options, name) <= 1.0:
                 raise ValueError(f"{name} must be in 0..1, got {getattr(options, name)}")
@@ -121,18 +122,23 @@ class FaceFinder:
 
         Raises:
             ValueError: the finder was made for still images or is closed, ``timestamp_ms`` is not
-                larger than the previous frame's, or the frame is not (H, W, 3) uint8.
+                a whole number of milliseconds larger than the previous frame's, or the frame is
+                not (H, W, 3) uint8.
         """
         if not self.video:
             raise ValueError("this FaceFinder was created for still images; use find(rgb) or pass video=True")
         self._check_open()
+        if not isinstance(timestamp_ms, int | np.integer) or isinstance(timestamp_ms, bool):
+            raise ValueError(f"timestamp_ms must be a whole number of milliseconds, got {timestamp_ms!r}")
+        if not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
+            raise ValueError(f"timestamp_ms must be from 0 to {MAX_TIMESTAMP_MS}, got {timestamp_ms}")
         if self._last_timestamp_ms is not None and timestamp_ms <= self._last_timestamp_ms:
             raise ValueError(f"timestamps must increase: got {timestamp_ms} ms after {self._last_timestamp_ms} ms")
         check_rgb(rgb)
-        self._last_timestamp_ms = timestamp_ms
         h, w = rgb.shape[:2]
         with self._handle.silenced_first_use():
-            result = self._handle.task.detect_for_video(mp_image(rgb), timestamp_ms)
+            result = self._handle.task.detect_for_video(mp_image(rgb), int(timestamp_ms))
+        self._last_timestamp_ms = int(timestamp_ms)
         faces = [_face(marks, shapes, matrix, Box(0, 0, w, h), w, h) for marks, shapes, matrix in _zip(result)]
         return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 

@@ -36,7 +36,8 @@ class DetectedFace:
     """One face from the landmarker, before its expression is read."""
 
     box: Box
-    landmarks: np.ndarray  # (478, 3) float32: x, y in pixels, z in MediaPipe's relative depth units
+    # not compared: == on arrays is elementwise; faces compare by box, blendshapes and pose
+    landmarks: np.ndarray = field(compare=False)  # (478, 3) float32: x, y in pixels, z in MediaPipe's depth units
     blendshapes: dict[str, float]  # the 52 ARKit-style coefficients, 0..1, by MediaPipe's names
     pose: Pose
 
@@ -52,7 +53,7 @@ class Face:
     box: Box
     emotion: Emotion
     scores: dict[Emotion, float]
-    landmarks: np.ndarray = field(repr=False)
+    landmarks: np.ndarray = field(repr=False, compare=False)
     blendshapes: dict[str, float] = field(repr=False)
     pose: Pose
     track_id: int | None = None
