@@ -106,6 +106,11 @@ def test_evaluate_bad_inputs(tiny: Path, tmp_path: Path, capsys: pytest.CaptureF
         main(["evaluate", "--data", str(kaggle), "--split", "validation"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'validation'" in capsys.readouterr().err
+    blocked = tmp_path / "blocked"
+    (blocked / "confusion.png").mkdir(parents=True)  # the plot cannot land there
+    assert main(["evaluate", "--data", str(kaggle), "--model", str(tiny), "--out", str(blocked)]) == 1
+    assert f"cannot write to {blocked}" in capsys.readouterr().err
+    assert sorted(p.name for p in blocked.iterdir()) == ["confusion.png", "evaluation.json"]
 
 
 def test_evaluate_does_not_need_torch(tiny: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from facemoji.files import write_atomic
 
 
 def plot_curves(metrics_csv: Path, out: Path) -> Path:
@@ -29,9 +32,7 @@ def plot_curves(metrics_csv: Path, out: Path) -> Path:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_confusion(matrix: np.ndarray, classes: list[str], out: Path, title: str) -> Path:
@@ -47,6 +48,12 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], out: Path, title: str
             color = "white" if norm[i, j] > 0.5 else "black"
             ax.text(j, i, f"{norm[i, j]:.2f}\n{matrix[i, j]}", ha="center", va="center", fontsize=7, color=color)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    return _save(fig, out)
+
+
+def _save(fig: plt.Figure, out: Path) -> Path:
+    """Write the figure as a PNG whole or not at all."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    return out
+    return write_atomic(out, png.getvalue())

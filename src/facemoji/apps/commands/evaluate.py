@@ -67,9 +67,5 @@ def _confusion_png(result: Evaluation, out: Path) -> Path:
 
     from facemoji.training.plots import plot_confusion
 
-    path = out / "confusion.png"
-    tmp = out / f".confusion.{os.getpid()}.tmp.png"
     title = f"{Path(result.model).name} on {Path(result.data).name} [{result.split}], accuracy {result.accuracy:.3f}"
-    plot_confusion(np.array(result.confusion), list(result.per_class), tmp, title)
-    tmp.replace(path)
-    return path
+    return plot_confusion(np.array(result.confusion), list(result.per_class), out / "confusion.png", title)
