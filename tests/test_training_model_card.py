@@ -72,6 +72,24 @@ def test_missing_run_files(setup: dict[str, Path], tmp_path: Path, capsys: pytes
     assert not (tmp_path / "models").exists()
 
 
+def test_unfinished_runs_data_without_splits_and_a_file_as_out(
+    setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--model", str(setup["model"]), "--run", str(setup["run"])]
+    out = ["--out", str(tmp_path / "models")]
+    class_folders = write_kaggle_tree(tmp_path / "plain", per_class=2) / "train"
+    assert main([*argv, "--data", str(class_folders), *out]) == 1
+    assert "has no train/PublicTest/PrivateTest splits" in capsys.readouterr().err
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main([*argv, "--data", str(setup["data"]), "--out", str(taken)]) == 1
+    assert "model card: " in capsys.readouterr().err and taken.read_text() == "a file"
+    (setup["run"] / "metrics.csv").write_text("epoch,train_loss,train_acc,val_loss,val_acc\n")
+    assert main([*argv, "--data", str(setup["data"]), *out]) == 1
+    assert "is not a finished facemoji training run" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
+
+
 def test_runs_must_match_the_networks(setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     argv = ["--model", str(setup["model"]), "--run", str(setup["run"]), str(setup["run"]), "--data", str(setup["data"])]
     assert main([*argv, "--out", str(tmp_path / "models")]) == 1

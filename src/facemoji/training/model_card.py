@@ -51,6 +51,7 @@ def training_summary(run: Path) -> dict:
 
     Raises:
         FileNotFoundError: ``run`` has no config.json or metrics.csv.
+        ValueError: they are not a finished run's (no epochs, no validation split).
     """
     config = json.loads((run / "config.json").read_text())
     epochs: dict[int, dict[str, float]] = {}
@@ -58,6 +59,8 @@ def training_summary(run: Path) -> dict:
         for row in csv.DictReader(f):
             values = {k: float(v) for k, v in row.items() if v and k not in ("epoch", "step")}
             epochs.setdefault(int(row["epoch"]), {}).update(values)
+    if not epochs or not isinstance(config, dict) or "val_split" not in config:
+        raise ValueError(f"{run} is not a finished facemoji training run (config.json or metrics.csv incomplete)")
     best = max(epochs, key=lambda e: epochs[e].get("val_acc", -1.0))
     return {
         "config": config,
@@ -91,7 +94,10 @@ def build_card(
     if len(runs) != info.members:
         raise ValueError(f"{model.name} holds {info.members} network(s) but {len(runs)} run(s) were given")
     latency = time_per_face(model, runs=timing_runs)
-    sizes = {s: len(load_dataset(data, s)) for s in ("train", "public", "private")}
+    splits = {s: load_dataset(data, s) for s in ("train", "public", "private")}
+    if any(d.split != s for s, d in splits.items()):
+        raise DatasetError(f"{data} has no train/PublicTest/PrivateTest splits; a card reports FER-2013's")
+    sizes = {s: len(d) for s, d in splits.items()}
     card = {
         "name": SHIPPED_NAME,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -249,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         written = ship(args.model, args.run, args.data, args.out, args.baseline)
-    except (ModelError, DatasetError, FileNotFoundError, ValueError) as e:
+    except (ModelError, DatasetError, OSError, ValueError) as e:
         print(f"model card: {e}", file=sys.stderr)
         return 1
     card = json.loads(written[2].read_text())
