@@ -100,6 +100,7 @@ def test_no_face_is_exit_1(media: Path, tmp_path: Path, fake_faces: list[Face],
         (["--size", "0"], 2, "--size must be from 1 to 1024, got 0"),
         (["-o", "x.jpg"], 2, "x.jpg must end in .png or .webp"),
         (["--emoji"], 2, "--emoji goes with --cutout (it puts the emoji on the cut-out people)"),
+        (["--cutout", "--size", "64"], 2, "--size sets the avatar row; --cutout keeps the photo's size"),
         (["--cutout", "--emoji", "--profile", "punk"], 2, "--profile does not apply to --emoji"),
     ],
 )
@@ -119,6 +120,13 @@ def test_output_on_top_of_the_photo_is_refused(media: Path, tmp_path: Path, caps
     assert main(["avatar", str(photo), "-o", str(photo)]) == 2
     assert "me.png would overwrite the photo; choose another -o" in capsys.readouterr().err
     assert photo.read_bytes() == before
+
+
+def test_output_folders_are_made(media: Path, tmp_path: Path, fake_faces: list[Face]) -> None:
+    fake_faces.append(_face(Emotion.HAPPY, Box(10, 10, 50, 50)))
+    out = tmp_path / "new folder" / "ü a.png"
+    assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "32"]) == 0
+    assert Image.open(out).size == (32, 32)
 
 
 def test_unreadable_photo_is_exit_1(tmp_path: Path, fake_faces: list[Face], capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,3 +129,9 @@ def test_shirt_text_takes_any_printable_text_but_no_control_characters(tmp_path:
     path.write_text('{"shirt_text": "a\\u0000b"}')
     with pytest.raises(AvatarProfileError, match="control character"):
         resolve_profile(str(path))
+
+
+def test_profile_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "me.json"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"hair_type": "bob"}')
+    assert resolve_profile(str(path)).hair_type == "bob"

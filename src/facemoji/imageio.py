@@ -148,7 +148,7 @@ def _load_path(path: Path, max_pixels: int) -> np.ndarray:
     try:
         st = path.stat()
         if stat.S_ISDIR(st.st_mode):
-            raise ImageError(f"{path}: is a folder, expected an image file (iter_image_paths walks folders)")
+            raise ImageError(f"{path}: is a folder, expected an image file")
         if not stat.S_ISREG(st.st_mode):
             raise ImageError(f"{path}: not a regular file, expected an image file")
         if st.st_size == 0:

@@ -269,7 +269,7 @@ def load_profile(path: str | os.PathLike) -> AvatarProfile:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # editors on Windows may start the file with a BOM
     except FileNotFoundError:
         raise AvatarProfileError(f"{path}: no such profile file") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -27,6 +27,7 @@ from facemoji.render.overlay import draw_emoji_over_face
 from facemoji.results import Face
 
 _SUFFIXES = (".png", ".webp")
+ROW_SIZE = 512  # default side of each avatar in the row
 _HEAD_SCALE = 1.15  # the avatar's head is drawn a little larger than the face box, so the face is hidden
 
 
@@ -34,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo with one or more faces")
     p.add_argument("--profile", metavar="P", help=PROFILE_HELP)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output image (.png or .webp)")
-    p.add_argument("--size", type=int, default=512, help=f"side of each avatar in pixels, 1..{MAX_SIZE} (default 512)")
+    p.add_argument(
+        "--size", type=int, help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)"
+    )
     p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
     p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
 
@@ -46,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if args.photo.exists() and args.out.exists() and args.out.samefile(args.photo):
         print(f"facemoji avatar: {args.out} would overwrite the photo; choose another -o", file=sys.stderr)
         return 2
-    if not 1 <= args.size <= MAX_SIZE:
+    if args.size is not None and not 1 <= args.size <= MAX_SIZE:
         print(f"facemoji avatar: --size must be from 1 to {MAX_SIZE}, got {args.size}", file=sys.stderr)
+        return 2
+    if args.size is not None and args.cutout:
+        print("facemoji avatar: --size sets the avatar row; --cutout keeps the photo's size", file=sys.stderr)
         return 2
     if args.emoji and not args.cutout:
         print("facemoji avatar: --emoji goes with --cutout (it puts the emoji on the cut-out people)", file=sys.stderr)
@@ -68,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
         elif args.cutout:
             image = avatar_sticker(rgb, faces, profile)
         else:
-            image = avatar_row(faces, profile, args.size)
+            image = avatar_row(faces, profile, args.size or ROW_SIZE)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         save_image(image, args.out)
+    except OSError as e:
+        print(f"facemoji avatar: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
     except (AvatarProfileError, AvatarRenderError, ImageError, SegmenterError, ModelError, LandmarkerModelError) as e:
         print(f"facemoji avatar: {e}", file=sys.stderr)
         return 1
