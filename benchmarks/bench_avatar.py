@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import argparse
 
+from facemoji.apps.arguments import positive
 from facemoji.emotions import EMOTIONS
 from facemoji.render import avatar
-from facemoji.render.avatar import render_avatar_png, render_avatar_svg
+from facemoji.render.avatar import MAX_SIZE, render_avatar_png, render_avatar_svg
 from facemoji.render.avatar_profile import PRESETS
 from facemoji.timing import median_latency
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--size", type=positive(int), default=512, help=f"avatar side in px, up to {MAX_SIZE} (512)")
+    parser.add_argument("--repeats", type=positive(int), default=30, help="fresh renders timed per row (30)")
     args = parser.parse_args()
+    if args.size > MAX_SIZE:
+        parser.error(f"--size must be at most {MAX_SIZE}, got {args.size}")
     profiles = list(PRESETS.values())
 
     def pick(i: int) -> tuple:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import onnxruntime
 
+from facemoji.apps.arguments import positive
 from facemoji.classifier import EmotionClassifier, shipped_model_path
 from facemoji.training.evaluate import time_per_face
 
@@ -23,7 +24,7 @@ GOAL_MS = 2.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=shipped_model_path(), help="default: the shipped model")
-    parser.add_argument("--runs", type=int, default=5000)
+    parser.add_argument("--runs", type=positive(int), default=5000, help="calls timed (5000)")
     args = parser.parse_args()
 
     info = EmotionClassifier(args.model).info

@@ -14,6 +14,7 @@ import math
 
 from PIL import Image, ImageDraw
 
+from facemoji.apps.arguments import positive
 from facemoji.emotions import EMOTIONS
 from facemoji.render.liveface import LOOKS, FaceState, LiveFace, LiveFaceError
 from facemoji.render.raster import rasterise
@@ -72,12 +73,15 @@ def contact_sheet(path: str, cell: int = 160) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--size", type=positive(int), default=256, help="live-face side in px (256)")
+    parser.add_argument("--frames", type=positive(int), default=300, help="frames timed per look (300)")
     parser.add_argument("--sheet", metavar="PATH", help="also write a contact sheet PNG here")
     args = parser.parse_args()
     if args.sheet:
-        contact_sheet(args.sheet)
+        try:
+            contact_sheet(args.sheet)
+        except (OSError, ValueError) as e:  # Pillow: ValueError for an unknown suffix
+            parser.error(f"--sheet {args.sheet}: {e}")
     for look in LOOKS:
         try:
             live = LiveFace(look, size=args.size)

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from facemoji.align import align_face
+from facemoji.apps.arguments import positive
 from facemoji.classifier import EmotionClassifier
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import FaceFinder
@@ -38,7 +39,7 @@ def scenes() -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--runs", type=positive(int), default=100, help="calls timed per case (100)")
     args = parser.parse_args()
     all_cpus = os.sched_getaffinity(0)
     images = scenes()

@@ -9,21 +9,11 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from facemoji.apps.arguments import positive
+
 INSTALL_HINT = "install the train extra: pip install 'facemoji[train]'"
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its error message
-    return parse
 
 
 def _architectures() -> list[str] | None:
@@ -35,7 +25,7 @@ def _architectures() -> list[str] | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pos_int, pos_float = _positive(int), _positive(float)
+    pos_int, pos_float = positive(int), positive(float)
     parser.add_argument(
         "--data", required=True, type=Path,
         help="Kaggle FER-2013 folder or .zip, fer2013.csv, or a folder with one sub-folder per class",
