@@ -89,8 +89,12 @@ def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> li
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StickerError(f"cannot create the folder {out}: {e.strerror or e}") from e
+    files = sticker_files(profile)
+    # a folder in a file's place would stop the pack half-written: look before writing any
+    if blocked := [name for name in files if (out / name).is_dir()]:
+        raise StickerError(f"cannot write the pack: {out / blocked[0]} is a folder")
     written = []
-    for name, data in sticker_files(profile).items():
+    for name, data in files.items():
         try:
             written.append(write_atomic(out / name, data))
         except OSError as e:
