@@ -129,6 +129,16 @@ def test_box_mode_draws_box_label_and_emoji() -> None:
     assert not changed(image, out)[box.y + 5 : box.y + box.h - 5, box.x + 5 : box.x + box.w - 5].any()
 
 
+def test_box_labels_stay_about_as_wide_as_their_faces() -> None:
+    image = gray(1200, 1600)  # a big photo of a small face: a label sized by the photo would be ~260 px wide
+    face = make_face(600, 600, 110, 130)
+    above = changed(image, render(image, [face], "box"))[: face.box.y - 1]  # the label strip, above its box
+    cols = np.flatnonzero(above.any(axis=0))
+    assert cols.min() == face.box.x and cols.max() - cols.min() <= face.box.w * 1.2
+    empty = make_face(50, 50, 0.0, 0.0)
+    assert render(image, [empty], "box").shape == image.shape  # a zero-size box draws, does not crash
+
+
 def test_box_label_reads_on_any_background() -> None:
     for value in (0, 255):
         image = np.full((240, 320, 3), value, np.uint8)

@@ -138,11 +138,13 @@ def _sized_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
 def _draw_box(canvas: Image.Image, face: Face, emoji_set: str) -> None:
     width, height = canvas.size
     box, color = face.box, EMOTION_COLORS[face.emotion]
-    line = max(2, round(min(width, height) / 160))
+    # Sized by the image, but never beyond the face: in a group photo each label stays about as
+    # wide as its own box instead of running over the neighbours'.
+    line = max(2, min(round(min(width, height) / 160), round(box.w / 60)))
     draw = ImageDraw.Draw(canvas)
-    draw.rectangle((box.x, box.y, box.x + box.w - 1, box.y + box.h - 1), outline=color, width=line)
+    draw.rectangle((box.x, box.y, box.x + max(box.w - 1, 0), box.y + max(box.h - 1, 0)), outline=color, width=line)
 
-    font = _font(max(12, round(min(width, height) / 24)))
+    font = _font(max(12, min(round(min(width, height) / 24), round(box.w / 5))))
     text = _label(face)
     text_w, text_h = _text_size(draw, text, font)
     pad = max(2, font.size // 5)
