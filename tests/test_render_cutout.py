@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from facemoji.imageio import load_image
-from facemoji.render.cutout import PersonSegmenter, cover_face, segmenter_model_path
+from facemoji.render.cutout import PersonSegmenter, SegmenterError, cover_face, segmenter_model_path
 from facemoji.results import Box
 
 
@@ -64,3 +64,10 @@ def test_cover_face_refuses_bad_geometry() -> None:
         cover_face(img, img, Box(0, 0, 5, 5), scale=0)
     with pytest.raises(ValueError, match="overlay_face must have x1 > x0 and y1 > y0"):
         cover_face(img, img, Box(0, 0, 5, 5), overlay_face=(5, 0, 5, 5))
+
+
+def test_a_closed_segmenter_says_so() -> None:
+    seg = PersonSegmenter()
+    seg.close()
+    with pytest.raises(SegmenterError, match="this PersonSegmenter is closed"):
+        seg.person_mask(np.zeros((8, 8, 3), np.uint8))

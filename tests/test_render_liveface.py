@@ -350,3 +350,10 @@ def test_update_draws_the_face_emotion() -> None:
     img = live.update(_face(Emotion.HAPPY, {"jawOpen": 0.3}), 0.0)
     expected = LiveFace(smooth=False).render(FaceState.from_face({"jawOpen": 0.3}, Pose(0, 0, 0)), Emotion.HAPPY)
     assert np.array_equal(np.asarray(img), np.asarray(expected))  # the first frame starts at its own value
+
+
+def test_emotion_names_work_and_unknown_ones_are_refused(emoji: LiveFace) -> None:
+    assert emoji.render(REST, "happy").tobytes() == emoji.render(REST, Emotion.HAPPY).tobytes()  # type: ignore[arg-type]
+    for call in (emoji.render, emoji.svg):
+        with pytest.raises(LiveFaceError, match="unknown emotion 'joy'; choose one of happy"):
+            call(REST, "joy")  # type: ignore[arg-type]

@@ -68,8 +68,10 @@ class PersonSegmenter:
 
         Raises:
             ValueError: ``rgb`` is not an (H, W, 3) uint8 array.
-            SegmenterError: MediaPipe failed on the image.
+            SegmenterError: MediaPipe failed on the image, or the segmenter is closed.
         """
+        if self._handle.closed:
+            raise SegmenterError("this PersonSegmenter is closed; make a new one")
         image = mp_image(rgb)
         try:
             with self._handle.silenced_first_use():

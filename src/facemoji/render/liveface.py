@@ -114,7 +114,7 @@ class LiveFace:
 
     def render(self, state: FaceState, emotion: Emotion) -> Image.Image:
         """Draw ``state`` wearing ``emotion`` as a ``size`` x ``size`` RGBA image with a transparent background."""
-        style = STYLES[emotion]
+        style = _style(emotion)
         if self.look == "emoji":
             img = emoji_disk_raster(style, self.size).copy()
             draw(img, self._emoji_shapes(state, style), self.size / BOX)
@@ -146,7 +146,7 @@ class LiveFace:
 
     def svg(self, state: FaceState, emotion: Emotion) -> str:
         """The same frame as :meth:`render`, as a standalone SVG document."""
-        style = STYLES[emotion]
+        style = _style(emotion)
         if self.look == "emoji":
             parts = emoji_disk_svg(style) + svg_shapes(self._emoji_shapes(state, style))
             return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.size}" height="{self.size}" '
@@ -187,3 +187,9 @@ class LiveFace:
             svg = render_avatar_svg(self.profile if self.profile is not None else AvatarProfile(), emotion)
             art = self._avatar[flush] = AvatarArt.from_svg(svg, self.size, flush)
         return art
+
+
+def _style(emotion: Emotion) -> Style:
+    if emotion not in STYLES:  # Emotion is a str enum: "happy" works, "joy" does not
+        raise LiveFaceError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in STYLES)}")
+    return STYLES[emotion]
