@@ -11,6 +11,7 @@ from PIL import Image
 from facemoji.apps.cli import main
 from facemoji.apps.commands import avatar as avatar_cmd
 from facemoji.emotions import EMOTIONS, Emotion
+from facemoji.engine import EmojifierOptions
 from facemoji.render.avatar import render_avatar_png
 from facemoji.render.avatar_profile import PRESETS
 from facemoji.results import Box, Face, Pose
@@ -27,6 +28,9 @@ def fake_faces(monkeypatch: pytest.MonkeyPatch) -> list[Face]:
     faces: list[Face] = []
 
     class FakeEngine:
+        def __init__(self, options: EmojifierOptions) -> None:
+            self.options = options
+
         def __enter__(self) -> FakeEngine:
             return self
 
@@ -35,7 +39,7 @@ def fake_faces(monkeypatch: pytest.MonkeyPatch) -> list[Face]:
 
         def analyze(self, image: np.ndarray) -> list[Face]:
             assert image.ndim == 3 and image.shape[2] == 3
-            return faces
+            return faces[: self.options.max_faces]
 
     monkeypatch.setattr(avatar_cmd, "Emojifier", FakeEngine)
     return faces
@@ -120,6 +124,19 @@ def test_output_on_top_of_the_photo_is_refused(media: Path, tmp_path: Path, caps
     assert main(["avatar", str(photo), "-o", str(photo)]) == 2
     assert "me.png would overwrite the photo; choose another -o" in capsys.readouterr().err
     assert photo.read_bytes() == before
+
+
+def test_max_faces_and_a_note_when_it_is_reached(media: Path, tmp_path: Path, fake_faces: list[Face],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fake_faces += [_face(Emotion.HAPPY, Box(10 + 60 * i, 10, 50, 50)) for i in range(3)]
+    out = tmp_path / "row.png"
+    assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "16", "--max-faces", "2"]) == 0
+    assert Image.open(out).size == (32, 16)
+    assert "stopped at 2 faces; raise --max-faces if there are more" in capsys.readouterr().err
+    assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "16", "--max-faces", "3"]) == 0
+    assert Image.open(out).size == (48, 16) and "stopped" in capsys.readouterr().err
+    assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "16", "--max-faces", "4"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_output_folders_are_made(media: Path, tmp_path: Path, fake_faces: list[Face]) -> None:

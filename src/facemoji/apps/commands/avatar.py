@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from facemoji.apps.arguments import positive
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
-from facemoji.engine import Emojifier
+from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.imageio import ImageError, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.avatar import MAX_SIZE, AvatarRenderError, avatar_head_box, render_avatar_png
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--size", type=int, help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)"
     )
+    p.add_argument("--max-faces", type=positive(int), default=10, help="most faces to find (default 10)")
     p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
     p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
 
@@ -64,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         profile = resolve_profile(args.profile)
         rgb = load_image(args.photo)
-        with Emojifier() as engine:
+        with Emojifier(EmojifierOptions(max_faces=args.max_faces)) as engine:
             faces = engine.analyze(rgb)
         if not faces:
             print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)
             return 1
+        if len(faces) == args.max_faces:
+            note = f"stopped at {len(faces)} faces; raise --max-faces if there are more"
+            print(f"facemoji avatar: {note}", file=sys.stderr)
         if args.emoji:
             image = emoji_sticker(rgb, faces)
         elif args.cutout:
