@@ -132,9 +132,9 @@ def test_max_faces_and_a_note_when_it_is_reached(media: Path, tmp_path: Path, fa
     out = tmp_path / "row.png"
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "16", "--max-faces", "2"]) == 0
     assert Image.open(out).size == (32, 16)
-    assert "stopped at 2 faces; raise --max-faces if there are more" in capsys.readouterr().err
+    assert "found 2 faces, the most --max-faces allows" in capsys.readouterr().err
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "16", "--max-faces", "3"]) == 0
-    assert Image.open(out).size == (48, 16) and "stopped" in capsys.readouterr().err
+    assert Image.open(out).size == (48, 16) and "the most --max-faces allows" in capsys.readouterr().err
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--size", "16", "--max-faces", "4"]) == 0
     assert capsys.readouterr().err == ""
 

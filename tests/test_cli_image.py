@@ -29,6 +29,11 @@ def test_one_photo_json(media: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert face["emotion"] == max(face["scores"], key=face["scores"].get)
 
 
+def test_a_note_when_max_faces_is_reached(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["image", str(media / "justin.jpg"), "--json", "--max-faces", "1"]) == 0
+    assert "justin.jpg: found 1 faces, the most --max-faces allows; raise it" in capsys.readouterr().err
+
+
 def test_no_face_is_empty_not_error(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["image", str(media / "no-faces.jpg"), "--json"]) == 0
     (line,) = _json_lines(capsys)

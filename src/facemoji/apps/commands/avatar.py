@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from facemoji.apps.arguments import positive
+from facemoji.apps.commands.image import MAX_FACES_NOTE
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
@@ -72,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)
             return 1
         if len(faces) == args.max_faces:
-            note = f"stopped at {len(faces)} faces; raise --max-faces if there are more"
-            print(f"facemoji avatar: {note}", file=sys.stderr)
+            print(f"facemoji avatar: {MAX_FACES_NOTE.format(n=len(faces))}", file=sys.stderr)
         if args.emoji:
             image = emoji_sticker(rgb, faces)
         elif args.cutout:

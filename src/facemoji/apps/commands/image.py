@@ -17,6 +17,8 @@ from facemoji.imageio import DEFAULT_MAX_PIXELS, SAVE_SUFFIXES, ImageError, iter
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.overlay import Mode, render
 
+MAX_FACES_NOTE = "found {n} faces, the most --max-faces allows; raise it if there are more"
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
@@ -67,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
             images = _with_roots(inputs, skip)
             for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
                 line = _one(engine, path, targets.pick(path, root), args)
+                if len(line["faces"]) == args.max_faces:
+                    tqdm.write(f"{path}: {MAX_FACES_NOTE.format(n=args.max_faces)}", sys.stderr)
                 if args.json:
                     print(json.dumps(line), flush=True)
                 elif line["error"]:
