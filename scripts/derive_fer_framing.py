@@ -19,8 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from facemoji.align import CHIN, FOREHEAD, eye_centres
+from facemoji.apps.arguments import positive
 from facemoji.faces import FaceFinder, FaceFinderOptions
-from facemoji.training.data import SIZE, load_dataset
+from facemoji.training.data import SIZE, DatasetError, load_dataset
 
 UPSCALE = 192  # the landmarker's own input size
 BORDER = 48  # gray border around the upscaled face: detection rate 96% with it, 89% without (200 faces)
@@ -43,11 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013.zip"
     parser.add_argument("--data", type=Path, default=default_data, help="FER-2013 (Kaggle zip, folder or csv)")
-    parser.add_argument("--faces", type=int, default=400, help="how many training faces to measure")
+    parser.add_argument("--faces", type=positive(int), default=400, help="how many training faces to measure")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random subset")
     args = parser.parse_args(argv)
 
-    dataset = load_dataset(args.data, "train")
+    try:
+        dataset = load_dataset(args.data, "train")
+    except DatasetError as e:
+        parser.error(str(e))
+    if args.faces > len(dataset):
+        parser.error(f"--faces {args.faces} is more than the {len(dataset)} training faces")
     pick = np.random.default_rng(args.seed).choice(len(dataset), size=args.faces, replace=False)
     marks = [m for m in fer_landmarks(dataset.images[pick]) if m is not None]
     print(f"landmarker found a face in {len(marks)} of {args.faces} faces ({len(marks) / args.faces:.1%})")

@@ -30,10 +30,11 @@ import numpy as np
 from tqdm import tqdm
 
 from facemoji.align import align_face
-from facemoji.classifier import EmotionClassifier, shipped_model_path
+from facemoji.apps.arguments import positive
+from facemoji.classifier import EmotionClassifier, ModelError, shipped_model_path
 from facemoji.emotions import EMOTIONS
 from facemoji.faces import FaceFinder, FaceFinderOptions
-from facemoji.training.data import load_dataset
+from facemoji.training.data import DatasetError, load_dataset
 
 UPSCALE = 192  # as scripts/derive_fer_framing.py: the landmarker's own input size
 BORDER = 48  # gray border so the detector sees a whole face
@@ -221,17 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     default_data = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013.zip"
     parser.add_argument("--data", type=Path, default=default_data, help="FER-2013 (Kaggle zip, folder or csv)")
     parser.add_argument("--model", type=Path, default=shipped_model_path(), help="emotion model (.onnx)")
-    parser.add_argument("--train-faces", type=int, default=4000, help="stratified training faces to fit on")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--train-faces", type=positive(int), default=4000, help="stratified training faces to fit on")
+    parser.add_argument("--bootstrap", type=positive(int), default=2000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/facemoji_fusion"), help="where to cache features")
     args = parser.parse_args(argv)
 
-    clf = EmotionClassifier(args.model)
-    with FaceFinder(FaceFinderOptions(max_faces=1)) as finder:
-        train = cached_features("train", args.train_faces, args, finder, clf)
-        public = cached_features("public", None, args, finder, clf)
-        private = cached_features("private", None, args, finder, clf)
+    try:
+        clf = EmotionClassifier(args.model)
+        with FaceFinder(FaceFinderOptions(max_faces=1)) as finder:
+            train = cached_features("train", args.train_faces, args, finder, clf)
+            public = cached_features("public", None, args, finder, clf)
+            private = cached_features("private", None, args, finder, clf)
+    except (DatasetError, ModelError) as e:
+        parser.error(str(e))
 
     print("| split | faces | landmarker found | CNN (pipeline) accuracy |\n|---|---|---|---|")
     for name, f in (("train subset", train), ("PublicTest", public), ("PrivateTest", private)):
