@@ -137,6 +137,11 @@ def test_a_failed_write_keeps_the_faces_and_says_where(media: Path, tmp_path: Pa
     (line,) = _json_lines(capsys)
     assert len(line["faces"]) == 1 and line["out"] is None
     assert line["error"].startswith(f"cannot write {blocker / 'out' / 'justin.jpg'}: ")
+    taken = tmp_path / "taken"
+    (taken / "justin.jpg").mkdir(parents=True)  # the output file's place is a folder
+    assert main(["image", str(media / "justin.jpg"), "-o", str(taken), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert len(line["faces"]) == 1 and line["error"].count("cannot write") == 1
 
 
 def test_max_pixels_above_pillows_own_limit(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:

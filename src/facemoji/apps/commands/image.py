@@ -135,8 +135,10 @@ def _one(engine: Emojifier, path: Path, target: Path | None, args: argparse.Name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(render(rgb, faces, Mode(args.mode)), target)
-        except (ImageError, OSError) as e:
-            return line | {"error": f"cannot write {target}: {getattr(e, 'strerror', None) or e}"}
+        except OSError as e:  # the folder could not be made
+            return line | {"error": f"cannot write {target}: {e.strerror or e}"}
+        except ImageError as e:  # save_image names the file itself
+            return line | {"error": str(e)}
         line["out"] = str(target)
     return line
 
