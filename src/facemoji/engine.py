@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +36,7 @@ class EmojifierOptions:
     def __post_init__(self) -> None:
         for name in ("max_faces", "max_pixels", "threads"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
         if not 0.0 <= self.min_detection_confidence <= 1.0:
             raise ValueError(f"min_detection_confidence must be in 0..1, got {self.min_detection_confidence!r}")
