@@ -11,6 +11,7 @@ per frame (MediaPipe tracks faces there).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -67,7 +68,7 @@ class FaceFinder:
     def __init__(self, options: FaceFinderOptions = FaceFinderOptions(), video: bool = False) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
-        if not isinstance(options.max_faces, int) or options.max_faces < 1:
+        if not isinstance(options.max_faces, numbers.Integral) or options.max_faces < 1:
             raise ValueError(f"max_faces must be a whole number of at least 1, got {options.max_faces!r}")
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
             if not 0.0 <= getattr(options, name) <= 1.0:
@@ -76,7 +77,7 @@ class FaceFinder:
         mp_options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-            num_faces=options.max_faces,
+            num_faces=int(options.max_faces),
             min_face_detection_confidence=options.min_detection_confidence,
             min_face_presence_confidence=options.min_presence_confidence,
             min_tracking_confidence=options.min_tracking_confidence,
