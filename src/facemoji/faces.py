@@ -129,7 +129,7 @@ class FaceFinder:
         if not self.video:
             raise ValueError("this FaceFinder was created for still images; use find(rgb) or pass video=True")
         self._check_open()
-        if not isinstance(timestamp_ms, int | np.integer) or isinstance(timestamp_ms, bool):
+        if not isinstance(timestamp_ms, numbers.Integral) or isinstance(timestamp_ms, bool):
             raise ValueError(f"timestamp_ms must be a whole number of milliseconds, got {timestamp_ms!r}")
         if not 0 <= timestamp_ms <= MAX_TIMESTAMP_MS:
             raise ValueError(f"timestamp_ms must be from 0 to {MAX_TIMESTAMP_MS}, got {timestamp_ms}")

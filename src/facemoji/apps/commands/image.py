@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from facemoji.apps.arguments import positive
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.imageio import DEFAULT_MAX_PIXELS, SAVE_SUFFIXES, ImageError, iter_image_paths, load_image, save_image
@@ -29,17 +30,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.OVERLAY.value, help="how to draw emoji")
     p.add_argument("--json", action="store_true", help="one JSON line per input file on stdout")
-    p.add_argument("--max-faces", type=int, default=10, help="most faces to find per image (default 10)")
+    p.add_argument("--max-faces", type=positive(int), default=10, help="most faces to find per image (default 10)")
     p.add_argument(
-        "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images before decoding them"
+        "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger images before decoding them"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.paths]
-    if args.max_faces < 1 or args.max_pixels < 1:
-        print("facemoji image: --max-faces and --max-pixels must be positive", file=sys.stderr)
-        return 2
     single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
     if single_file and (len(inputs) > 1 or inputs[0].is_dir()):
         print(
