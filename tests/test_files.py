@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from facemoji.files import write_atomic
+from facemoji.files import same_file, write_atomic
 
 
 def test_writes_bytes_and_text_and_replaces(tmp_path: Path) -> None:
@@ -27,3 +27,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
     with pytest.raises(OSError):
         write_atomic(tmp_path / "missing" / "b.txt", b"x")
+
+
+def test_same_file_sees_through_links_and_needs_both(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    photo.write_bytes(b"x")
+    (tmp_path / "link.png").symlink_to(photo)
+    assert same_file(tmp_path / "link.png", photo) and same_file(tmp_path, tmp_path / ".")
+    assert not same_file(tmp_path / "missing.png", photo) and not same_file(photo, tmp_path)

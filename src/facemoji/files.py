@@ -1,4 +1,4 @@
-"""Files written whole or not at all."""
+"""Files written whole or not at all, and never over the file they were read from."""
 
 from __future__ import annotations
 
@@ -26,3 +26,8 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether both exist and are one file or folder (through links too): an output that would replace its input."""
+    return a.exists() and b.exists() and a.samefile(b)

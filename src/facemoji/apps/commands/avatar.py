@@ -20,6 +20,7 @@ from facemoji.apps.commands.image import MAX_FACES_NOTE
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.files import same_file
 from facemoji.imageio import ImageError, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.avatar import MAX_SIZE, AvatarRenderError, avatar_head_box, render_avatar_png
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in _SUFFIXES:
         print(f"facemoji avatar: {args.out} must end in .png or .webp (the output is transparent)", file=sys.stderr)
         return 2
-    if args.photo.exists() and args.out.exists() and args.out.samefile(args.photo):
+    if same_file(args.out, args.photo):
         print(f"facemoji avatar: {args.out} would overwrite the photo; choose another -o", file=sys.stderr)
         return 2
     if args.size is not None and not 1 <= args.size <= MAX_SIZE:

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from facemoji.apps.arguments import positive
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.files import same_file
 from facemoji.imageio import DEFAULT_MAX_PIXELS, SAVE_SUFFIXES, ImageError, iter_image_paths, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.overlay import Mode, render
@@ -44,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
             f"facemoji image: {args.out} is a file name but several images were given; pass a folder", file=sys.stderr
         )
         return 2
-    if args.out is not None and not single_file and any(p.is_dir() and _same(p, args.out) for p in inputs):
+    if args.out is not None and not single_file and any(p.is_dir() and same_file(args.out, p) for p in inputs):
         print(f"facemoji image: {args.out} is the input folder; choose another -o", file=sys.stderr)
         return 2
-    if single_file and inputs[0].exists() and _same(inputs[0], args.out):
+    if single_file and same_file(args.out, inputs[0]):
         print(f"facemoji image: {args.out} would overwrite the input; choose another -o", file=sys.stderr)
         return 2
     # an output folder inside an input folder is not searched (it may hold an earlier run's output)
@@ -81,10 +82,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _same(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
 def _with_roots(inputs: list[Path], skip: Path | None) -> Iterator[tuple[Path, Path]]:
     """Each image with the folder its output path is made relative to.
 
@@ -113,10 +110,10 @@ class _Targets:
         # Same-named photos from different folders on the command line, or an output folder that
         # holds the input: number the name rather than write over either.
         target, n = base, 1
-        while target.resolve() in self._taken or (target.exists() and target.samefile(path)):
+        while (resolved := target.resolve()) in self._taken or same_file(target, path):
             n += 1
             target = base.with_stem(f"{base.stem}-{n}")
-        self._taken.add(target.resolve())
+        self._taken.add(resolved)
         return target
 
 
