@@ -108,6 +108,12 @@ def test_faces_at_or_beyond_the_edges_are_clipped(mode: Mode) -> None:
         assert changed(image, out)[:15, :15].all()
 
 
+def test_box_mode_draws_nothing_for_a_face_wholly_outside() -> None:
+    image = gray()
+    for cx, cy in ((-100, 120), (500, 120), (160, -100), (160, 400)):
+        assert np.array_equal(render(image, [make_face(cx, cy, 60, 80)], Mode.BOX), image)
+
+
 @pytest.mark.parametrize("mode", [Mode.OVERLAY, Mode.BOX])
 def test_no_faces_gives_an_unchanged_copy(mode: Mode) -> None:
     image = gray()

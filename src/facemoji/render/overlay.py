@@ -51,8 +51,8 @@ def render(
     """Draw the faces' emoji onto ``image`` and return the result as a new (H, W', 3) uint8 RGB array.
 
     ``overlay`` and ``box`` keep the image's size; ``panel`` adds a panel on the right (the result
-    is wider), listing the faces from left to right, or saying "no face found". Faces partly or
-    wholly outside the image are clipped.
+    is wider), listing the faces from left to right, or saying "no face found". Faces partly
+    outside the image are clipped; in ``box`` mode a face wholly outside it draws nothing.
 
     Raises:
         ValueError: ``image`` is not an (H, W, 3) uint8 array, ``mode`` is not one of overlay, box,
@@ -138,6 +138,8 @@ def _sized_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
 def _draw_box(canvas: Image.Image, face: Face, emoji_set: str) -> None:
     width, height = canvas.size
     box, color = face.box, EMOTION_COLORS[face.emotion]
+    if box.x >= width or box.y >= height or box.x + box.w <= 0 or box.y + box.h <= 0:
+        return  # nothing of this face is in the picture, so no label or emoji belongs in it
     # Sized by the image, but never beyond the face: in a group photo each label stays about as
     # wide as its own box instead of running over the neighbours'.
     line = max(2, min(round(min(width, height) / 160), round(box.w / 60)))
