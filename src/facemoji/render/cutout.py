@@ -5,10 +5,10 @@ The cut uses MediaPipe's selfie segmenter (``selfie_segmenter.tflite``, bundled 
 
     with PersonSegmenter() as seg:
         sticker = seg.cut_out(load_image("me.jpg"))          # RGBA, background transparent
-    sticker = cover_face(sticker, emoji_or_avatar, face.box)  # the overlay over the face
+    sticker = cover_face(sticker, avatar, head_frame(face), avatar_head_box(profile, side))
 
-For an emoji that also turns with the head's roll, use
-:func:`facemoji.render.overlay.draw_emoji_over_face` on the cut-out instead of ``cover_face``.
+For an emoji, :func:`facemoji.render.overlay.draw_emoji_over_face` on the cut-out does the same
+with the emoji sized as in ``facemoji image``'s overlay mode.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import importlib.util
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from facemoji.mediapipe_tasks import TaskHandle, mp_image
-from facemoji.results import Box
+from facemoji.render.headframe import HeadFrame, clockwise
 
 MODEL_NAME = "selfie_segmenter.tflite"
 
@@ -107,16 +108,16 @@ class PersonSegmenter:
 def cover_face(
     image: Image.Image,
     overlay: Image.Image,
-    box: Box,
+    frame: HeadFrame,
     overlay_face: tuple[float, float, float, float] | None = None,
     scale: float = 1.0,
 ) -> Image.Image:
-    """A copy of ``image`` (converted to RGBA) with ``overlay`` drawn so its face lands on ``box``.
+    """A copy of ``image`` (converted to RGBA) with ``overlay`` drawn so its face lands on ``frame``.
 
     ``overlay_face`` is where the face is in the overlay (x0, y0, x1, y1 pixels; the whole overlay
     when None, right for an emoji; :func:`facemoji.render.avatar.avatar_head_box` for an avatar).
-    The overlay is scaled uniformly so that rectangle covers ``box`` (times ``scale``), centred on it.
-    Parts of the overlay outside the image are cut off.
+    The overlay is scaled uniformly so that rectangle covers the frame's width and height (times
+    ``scale``), centred on the frame and turned with its roll. Parts outside the image are cut off.
 
     Raises:
         ValueError: ``scale`` is not positive or ``overlay_face`` is empty.
@@ -126,14 +127,23 @@ def cover_face(
     x0, y0, x1, y1 = overlay_face or (0.0, 0.0, float(overlay.width), float(overlay.height))
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"overlay_face must have x1 > x0 and y1 > y0, got {(x0, y0, x1, y1)}")
-    k = scale * max(box.w / (x1 - x0), box.h / (y1 - y0))
-    size = (max(1, round(overlay.width * k)), max(1, round(overlay.height * k)))
-    resized = overlay.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
-    # The overlay's face centre goes to the box centre.
-    left = round(box.x + box.w / 2 - (x0 + x1) / 2 * k)
-    top = round(box.y + box.h / 2 - (y0 + y1) / 2 * k)
+    k = scale * max(frame.width / (x1 - x0), frame.height / (y1 - y0))
+    w, h = max(1, round(overlay.width * k)), max(1, round(overlay.height * k))
+    # Premultiplied, so the turn's interpolation does not pull transparent black into a dark rim.
+    resized = np.asarray(overlay.convert("RGBA").resize((w, h), Image.Resampling.LANCZOS).convert("RGBa"))
+    # The resized overlay is moved by a whole number of pixels (so an upright one stays sharp) and
+    # turned about its face centre, which then lies on the frame's centre.
+    face = np.array([(x0 + x1) / 2 * w / overlay.width, (y0 + y1) / 2 * h / overlay.height])
+    shift = np.rint(np.array([frame.cx, frame.cy]) - face)
+    turn = clockwise(frame.roll)
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
+    placed = (corners - face) @ turn.T + face + shift
+    left, top = np.floor(placed.min(axis=0)).astype(int)
+    right, bottom = np.ceil(placed.max(axis=0)).astype(int)
+    offset = turn @ -face + face + shift - (left, top)  # overlay pixel edges -> layer pixel edges
+    offset += turn @ (0.5, 0.5) - 0.5  # OpenCV puts pixel centres on integer coordinates
+    warp = np.hstack([turn, offset[:, None]])
+    turned = cv2.warpAffine(resized, warp, (int(right - left), int(bottom - top)), flags=cv2.INTER_LINEAR)
     out = image.convert("RGBA")
-    layer = Image.new("RGBA", out.size, (0, 0, 0, 0))
-    layer.paste(resized, (left, top))
-    out.alpha_composite(layer)
+    out.alpha_composite(Image.fromarray(turned, "RGBa").convert("RGBA"), (int(left), int(top)))
     return out

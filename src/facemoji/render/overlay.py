@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from facemoji.emotions import Emotion
 from facemoji.imageio import check_rgb
 from facemoji.render.emoji import MAX_EMOJI_SIZE, emoji_image, get_emoji_set
+from facemoji.render.headframe import head_frame
 from facemoji.results import Face
 
 
@@ -87,7 +88,8 @@ def draw_emoji_over_face(canvas: Image.Image, face: Face, emoji_set: str = "twem
     Raises:
         ValueError: ``emoji_set`` is not a registered emoji set.
     """
-    cx, cy, extent = _face_frame(face)
+    frame = head_frame(face)
+    cx, cy, extent = frame.cx, frame.cy, max(frame.width, frame.height)
     # Larger than twice the image, the emoji would only cover all of it anyway.
     size = min(max(1, round(extent * OVERLAY_SCALE)), 2 * max(canvas.size))
     drawn = _drawn_size(size)
@@ -105,24 +107,6 @@ def draw_emoji_over_face(canvas: Image.Image, face: Face, emoji_set: str = "twem
         canvas.alpha_composite(turned, corner)
     else:
         canvas.paste(turned, corner, turned)
-
-
-def _face_frame(face: Face) -> tuple[float, float, float]:
-    """Centre (x, y) and larger side of the face, measured along the head's own axes.
-
-    Measuring the landmarks after undoing the roll keeps the size steady when the head tilts,
-    where the axis-aligned box would grow.
-    """
-    if face.landmarks.size == 0:
-        box = face.box
-        return box.x + box.w / 2, box.y + box.h / 2, max(box.w, box.h)
-    theta = math.radians(face.pose.roll)
-    # Clockwise on screen with y pointing down; row vectors times ``turn`` undo it.
-    turn = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    upright = face.landmarks[:, :2] @ turn
-    low, high = upright.min(axis=0), upright.max(axis=0)
-    cx, cy = (low + high) / 2 @ turn.T
-    return float(cx), float(cy), float((high - low).max())
 
 
 def _drawn_size(size: int) -> int:

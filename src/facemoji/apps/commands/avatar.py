@@ -26,12 +26,13 @@ from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.avatar import MAX_SIZE, AvatarRenderError, avatar_head_box, render_avatar_png
 from facemoji.render.avatar_profile import AvatarProfile, AvatarProfileError, resolve_profile
 from facemoji.render.cutout import PersonSegmenter, SegmenterError, cover_face
+from facemoji.render.headframe import head_frame
 from facemoji.render.overlay import draw_emoji_over_face
 from facemoji.results import Face
 
 _SUFFIXES = (".png", ".webp")
 ROW_SIZE = 512  # default side of each avatar in the row
-_HEAD_SCALE = 1.15  # the avatar's head is drawn a little larger than the face box, so the face is hidden
+_HEAD_SCALE = 1.15  # the avatar's head is drawn a little larger than the face, so the face is hidden
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,6 +105,8 @@ def avatar_row(faces: list[Face], profile: AvatarProfile, size: int) -> Image.Im
 def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -> Image.Image:
     """The people cut out of ``rgb``, each face covered by the avatar wearing its expression.
 
+    Each avatar is sized to the face and turned with the head's roll.
+
     Raises:
         SegmenterError: the selfie segmentation model is missing or fails.
     """
@@ -111,7 +114,7 @@ def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -
     for face in faces:
         side = min(MAX_SIZE, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
         avatar = render_avatar_png(profile, face.emotion, side)
-        sticker = cover_face(sticker, avatar, face.box, avatar_head_box(profile, side), _HEAD_SCALE)
+        sticker = cover_face(sticker, avatar, head_frame(face), avatar_head_box(profile, side), _HEAD_SCALE)
     return sticker
 
 

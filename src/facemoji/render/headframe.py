@@ -1,0 +1,46 @@
+"""Where a face is and how big, measured along the head's own axes rather than the image's."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from facemoji.results import Face
+
+
+@dataclass(frozen=True)
+class HeadFrame:
+    """A face's centre (``cx``, ``cy``, image pixels), its ``width`` and ``height`` measured after
+    undoing the head's ``roll``, and that roll (degrees, clockwise positive)."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    roll: float = 0.0
+
+
+def head_frame(face: Face) -> HeadFrame:
+    """The frame of ``face``'s landmarks, or of its box when it has none.
+
+    Measuring the landmarks after undoing the roll keeps the size steady when the head tilts,
+    where the axis-aligned box would grow.
+    """
+    roll = face.pose.roll
+    if face.landmarks.size == 0:
+        box = face.box
+        return HeadFrame(box.x + box.w / 2, box.y + box.h / 2, box.w, box.h, roll)
+    turn = clockwise(roll)
+    upright = face.landmarks[:, :2] @ turn  # row vectors times the rotation undo it
+    low, high = upright.min(axis=0), upright.max(axis=0)
+    cx, cy = (low + high) / 2 @ turn.T
+    width, height = high - low
+    return HeadFrame(float(cx), float(cy), float(width), float(height), roll)
+
+
+def clockwise(degrees: float) -> np.ndarray:
+    """2x2 matrix turning column vectors clockwise on screen (y points down) by ``degrees``."""
+    t = math.radians(degrees)
+    return np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
