@@ -74,6 +74,15 @@ def test_cover_face_turns_the_overlay_with_the_head() -> None:
     assert np.abs((tilted[..., 3] > 128).sum() - 20 * 40) < 40  # the same area, only turned
 
 
+def test_cover_face_is_bounded_by_the_canvas() -> None:
+    base = Image.new("RGBA", (60, 40), (0, 0, 255, 255))
+    red = Image.new("RGBA", (10, 10), (255, 0, 0, 255))
+    huge = np.asarray(cover_face(base, red, HeadFrame(30, 20, 1e6, 1e6, roll=10)))  # a 10^12-pixel overlay
+    assert (huge == (255, 0, 0, 255)).all()
+    for empty in (HeadFrame(-500, 20, 20, 20, roll=10), HeadFrame(30, 20, 0, 0)):  # out of the picture, no size
+        assert np.array_equal(np.asarray(cover_face(base, red, empty)), np.asarray(base))
+
+
 def test_cover_face_refuses_bad_geometry() -> None:
     img = Image.new("RGBA", (10, 10))
     with pytest.raises(ValueError, match="scale must be positive, got 0"):

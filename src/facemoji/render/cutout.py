@@ -128,22 +128,30 @@ def cover_face(
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"overlay_face must have x1 > x0 and y1 > y0, got {(x0, y0, x1, y1)}")
     k = scale * max(frame.width / (x1 - x0), frame.height / (y1 - y0))
-    w, h = max(1, round(overlay.width * k)), max(1, round(overlay.height * k))
-    # Premultiplied, so the turn's interpolation does not pull transparent black into a dark rim.
-    resized = np.asarray(overlay.convert("RGBA").resize((w, h), Image.Resampling.LANCZOS).convert("RGBa"))
-    # The resized overlay is moved by a whole number of pixels (so an upright one stays sharp) and
-    # turned about its face centre, which then lies on the frame's centre.
-    face = np.array([(x0 + x1) / 2 * w / overlay.width, (y0 + y1) / 2 * h / overlay.height])
-    shift = np.rint(np.array([frame.cx, frame.cy]) - face)
-    turn = clockwise(frame.roll)
-    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
-    placed = (corners - face) @ turn.T + face + shift
-    left, top = np.floor(placed.min(axis=0)).astype(int)
-    right, bottom = np.ceil(placed.max(axis=0)).astype(int)
-    offset = turn @ -face + face + shift - (left, top)  # overlay pixel edges -> layer pixel edges
-    offset += turn @ (0.5, 0.5) - 0.5  # OpenCV puts pixel centres on integer coordinates
-    warp = np.hstack([turn, offset[:, None]])
-    turned = cv2.warpAffine(resized, warp, (int(right - left), int(bottom - top)), flags=cv2.INTER_LINEAR)
+    if not k > 0:
+        return image.convert("RGBA")  # a face of no size has nothing to cover
+    # Lanczos does the scaling (the warp's bilinear sampling would alias or blur it), up to twice
+    # the canvas's size; beyond that the warp scales the rest, so memory stays bounded by the canvas.
+    fit = min(k, 2 * max(image.size) / max(overlay.size))
+    size = (max(1, round(overlay.width * fit)), max(1, round(overlay.height * fit)))
+    art = overlay.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    face = np.array([(x0 + x1) / 2, (y0 + y1) / 2]) * (art.width / overlay.width, art.height / overlay.height)
+    # A whole-pixel shift keeps an upright overlay that needs no more scaling sharp.
+    centre = face + np.rint(np.array([frame.cx, frame.cy]) - face)
+    linear = clockwise(frame.roll) * (k / fit)  # the scaling Lanczos left, and the turn about the face centre
+    corners = (np.array([[0, 0], [art.width, 0], [0, art.height], [art.width, art.height]]) - face) @ linear.T + centre
+    # Only the part of the canvas the overlay reaches is warped, however large the overlay gets.
+    left, top = np.maximum(np.floor(corners.min(axis=0)), 0).astype(int)
+    right, bottom = np.minimum(np.ceil(corners.max(axis=0)), image.size).astype(int)
     out = image.convert("RGBA")
+    if right <= left or bottom <= top:
+        return out
+    offset = centre - linear @ face - (left, top)  # overlay pixel edges -> layer pixel edges
+    offset += linear @ (0.5, 0.5) - 0.5  # OpenCV puts pixel centres on integer coordinates
+    # Premultiplied, so interpolation does not pull the transparent black around the art into a dark rim.
+    turned = cv2.warpAffine(
+        np.asarray(art.convert("RGBa")), np.hstack([linear, offset[:, None]]), (right - left, bottom - top),
+        flags=cv2.INTER_LINEAR,
+    )
     out.alpha_composite(Image.fromarray(turned, "RGBa").convert("RGBA"), (int(left), int(top)))
     return out
