@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +90,32 @@ def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["image", str(media / "justin.jpg"), "--mode", "sideways"])
     assert exit_info.value.code == 2
+    capsys.readouterr()
+    (tmp_path / "file").write_text("x")
+    assert main(["image", *two, "-o", str(tmp_path / "file")]) == 2
+    assert "file is a file, not a folder" in capsys.readouterr().err
+    assert main(["image", *two, "-o", str(tmp_path / "out.gif")]) == 2
+    assert "cannot write .gif images; name a .png, .jpg, .jpeg or .webp file" in capsys.readouterr().err
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert main(["image", *two, "-o", str(tmp_path / "loop" / "out")]) == 0  # per-file "cannot write" lines
+    assert capsys.readouterr().err.count("cannot write") == 2
+
+
+def test_a_folder_without_images_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["image", str(tmp_path)]) == 0
+    assert f"no images in {tmp_path} (looked for .bmp, .gif, .jpeg" in capsys.readouterr().err
+
+
+def test_names_at_the_length_limit(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.open(media / "justin.jpg").save(src / ("y" * 251 + ".gif"))  # the output adds .png: too long a name
+    Image.open(media / "justin.jpg").save(src / ("y" * 251 + ".jpg"))  # 255 bytes, written as it is
+    assert main(["image", str(src), "-o", str(tmp_path / "out"), "--json"]) == 0
+    gif, jpg = _json_lines(capsys)
+    assert gif["error"].startswith("cannot write") and "File name too long" in gif["error"]
+    assert jpg["error"] is None and Path(jpg["out"]).is_file()
 
 
 def _face_png(media: Path, path: Path) -> Path:
@@ -113,21 +142,33 @@ def test_outputs_never_collide_or_overwrite_inputs(media: Path, tmp_path: Path, 
     assert len(_json_lines(capsys)) == 3 and not (out / "out").exists()
 
 
-def test_output_on_top_of_the_input_is_refused_or_renamed(media: Path, tmp_path: Path, capsys) -> None:
+def test_output_on_top_of_an_input_is_refused(media: Path, tmp_path: Path, capsys) -> None:
     photo = _face_png(media, tmp_path / "in" / "a.png")
-    before = photo.read_bytes()
     assert main(["image", str(photo), "-o", str(photo)]) == 2
     assert "a.png would overwrite the input; choose another -o" in capsys.readouterr().err
     assert main(["image", str(photo.parent), "-o", str(photo.parent)]) == 2
-    assert "is the input folder; choose another -o" in capsys.readouterr().err
-    assert main(["image", str(photo), "-o", str(photo.parent), "--json"]) == 0
+    assert f"the output folder {photo.parent} holds the input {photo.parent}; choose" in capsys.readouterr().err
+    # An input inside the output folder could be written over before it is read: b.png's output
+    # would be out/b.png, the second input.
+    other = _face_png(media, tmp_path / "b.png")
+    second = tmp_path / "out" / "b.png"
+    second.parent.mkdir()
+    second.write_bytes(photo.read_bytes())
+    assert main(["image", str(other), str(second), "-o", str(second.parent)]) == 2
+    assert f"the output folder {second.parent} holds the input {second}; choose" in capsys.readouterr().err
+    assert main(["image", str(photo.parent), "-o", str(tmp_path)]) == 2  # an input folder inside it
+    assert second.read_bytes() == photo.read_bytes() and not (tmp_path / "a.png").exists()
+
+
+def test_links_in_the_output_folder_are_replaced_not_written_through(media: Path, tmp_path: Path, capsys) -> None:
+    photo = _face_png(media, tmp_path / "in" / "a.png")
+    before = photo.read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").symlink_to(photo)
+    assert main(["image", str(photo), "-o", str(out), "--json"]) == 0
     (line,) = _json_lines(capsys)
-    assert line["out"] == str(photo.parent / "a-2.png") and photo.read_bytes() == before
-    # an input folder inside the output folder is still searched
-    nested = _face_png(media, tmp_path / "all" / "photos" / "b.png")
-    assert main(["image", str(nested.parent), "-o", str(tmp_path / "all"), "--json"]) == 0
-    (line,) = _json_lines(capsys)
-    assert line["out"] == str(tmp_path / "all" / "b.png")
+    assert line["out"] == str(out / "a-2.png") and photo.read_bytes() == before
 
 
 def test_a_failed_write_keeps_the_faces_and_says_where(media: Path, tmp_path: Path, capsys) -> None:
@@ -153,3 +194,17 @@ def test_max_pixels_above_pillows_own_limit(tmp_path: Path, capsys, monkeypatch:
     assert main(["image", str(wide), "--json", "--max-pixels", "500000000"]) == 0
     # past both size checks: only the missing pixel data stops it
     assert _json_lines(capsys)[0]["error"].startswith("cannot decode the image")
+
+
+def test_a_closed_pipe_and_undecodable_names_end_quietly(media: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "a\udcff.jpg"  # a file name that is not UTF-8
+    odd.write_bytes((media / "no-faces.jpg").read_bytes())
+    command = [sys.executable, "-m", "facemoji.apps.cli", "image", str(odd), str(odd), str(odd)]
+    env = os.environ | {"PYTHONIOENCODING": "utf-8"}  # strict UTF-8 output, as under a UTF-8 locale
+    done = subprocess.run(command, capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.count(b"a\\udcff.jpg: no face") == 3
+    reader = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    done = subprocess.run([*command, "--json"], stdout=reader.stdin, stderr=subprocess.PIPE, env=env, timeout=120)
+    reader.stdin.close()
+    reader.wait(timeout=10)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr

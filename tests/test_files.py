@@ -35,3 +35,12 @@ def test_same_file_sees_through_links_and_needs_both(tmp_path: Path) -> None:
     (tmp_path / "link.png").symlink_to(photo)
     assert same_file(tmp_path / "link.png", photo) and same_file(tmp_path, tmp_path / ".")
     assert not same_file(tmp_path / "missing.png", photo) and not same_file(photo, tmp_path)
+
+
+def test_names_at_the_length_limit_are_written_and_bad_paths_are_no_file(tmp_path: Path) -> None:
+    longest = tmp_path / ("y" * 251 + ".png")  # 255 bytes, the most a name may have
+    write_atomic(longest, b"x")
+    assert longest.read_bytes() == b"x"
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert not same_file(tmp_path / "loop", longest)
+    assert not same_file(tmp_path / ("z" * 300 + ".png"), longest)  # too long a name to look at

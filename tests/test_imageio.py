@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import shutil
 import stat
 import struct
 import zipfile
@@ -16,7 +17,15 @@ import pytest
 from PIL import Image
 
 from facemoji import imageio
-from facemoji.imageio import DEFAULT_MAX_PIXELS, ImageError, iter_image_paths, load_image, save_image
+from facemoji.imageio import (
+    DEFAULT_MAX_PIXELS,
+    MAX_SIDE,
+    ImageError,
+    check_rgb,
+    iter_image_paths,
+    load_image,
+    save_image,
+)
 
 # Pillow's warnings must never turn into crashes: every test runs with warnings as errors.
 pytestmark = pytest.mark.filterwarnings("error")
@@ -296,6 +305,16 @@ def test_max_pixels_applies_to_every_source(tmp_path: Path) -> None:
         load_image(lazy, max_pixels=1000)
 
 
+def test_sides_longer_than_mediapipe_takes_are_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "pano.png", Image.new("RGB", (MAX_SIDE + 1, 2)))
+    for source in (path, path.read_bytes(), np.zeros((MAX_SIDE + 1, 2, 3), np.uint8)):
+        with pytest.raises(ImageError, match=r"(32767x2|2x32767) pixels; sides over 32,766 px are not supported"):
+            load_image(source)
+    _assert_rgb(load_image(np.zeros((2, MAX_SIDE, 3), np.uint8)), (2, MAX_SIDE))
+    with pytest.raises(ValueError, match="image sides over 32,766 px are not supported"):
+        check_rgb(np.zeros((1, MAX_SIDE + 1, 3), np.uint8))
+
+
 # --- broken and missing files ----------------------------------------------------------------------
 
 
@@ -406,6 +425,27 @@ def test_iter_image_paths_missing_path_raises_at_call(tmp_path: Path) -> None:
     (tmp_path / "ok.jpg").touch()
     with pytest.raises(ImageError, match=r"no such file or folder: .*gone\.jpg"):
         iter_image_paths([tmp_path / "ok.jpg", tmp_path / "gone.jpg"])
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    with pytest.raises(ImageError, match=r"no such file or folder: .*loop\.jpg \(a broken or looping link\)"):
+        iter_image_paths([tmp_path / "loop.jpg"])
+
+
+def test_a_folder_gone_mid_walk_is_reported_and_skipped(tmp_path: Path) -> None:
+    for name in ("a/1.jpg", "b/2.jpg", "c/3.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+    errors: list[ImageError] = []
+    paths = iter_image_paths([tmp_path], errors.append)
+    assert next(paths) == tmp_path / "a/1.jpg"
+    shutil.rmtree(tmp_path / "b")
+    assert list(paths) == [tmp_path / "c/3.jpg"]
+    assert [str(e) for e in errors] == [f"{tmp_path / 'b'}: cannot list the folder (No such file or directory)"]
+    (tmp_path / "b").mkdir()
+    paths = iter_image_paths([tmp_path])
+    next(paths)
+    shutil.rmtree(tmp_path / "b")
+    with pytest.raises(ImageError, match="cannot list the folder"):  # without on_error the walk ends with it
+        list(paths)
 
 
 # --- save_image -----------------------------------------------------------------------------------
@@ -451,6 +491,14 @@ def test_save_unknown_suffix_is_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ImageError, match=r"unknown suffix .*; use \.png, \.jpg, \.jpeg or \.webp"):
         save_image(RGBA, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_refuses_sizes_the_format_cannot_hold(tmp_path: Path) -> None:
+    wide = np.zeros((2, 16_384, 3), np.uint8)
+    with pytest.raises(ImageError, match=r"wide\.webp: 16384x2 pixels; WEBP holds at most 16,383 px a side, use \.png"):
+        save_image(wide, tmp_path / "wide.webp")
+    assert load_image(save_image(wide, tmp_path / "wide.png")).shape == (2, 16_384, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.png"]
 
 
 def test_save_refuses_bad_images(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
     Raises:
         OSError: the file cannot be written.
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # Not named after ``path``: a name near the 255-byte limit would leave no room for a suffix.
+    tmp = path.with_name(f".facemoji-{uuid.uuid4().hex[:12]}.tmp")
     try:
         # os.open with 0o666 lets the umask decide the final permissions (mkstemp would force 0o600).
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
@@ -29,5 +30,11 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
 
 
 def same_file(a: Path, b: Path) -> bool:
-    """Whether both exist and are one file or folder (through links too): an output that would replace its input."""
-    return a.exists() and b.exists() and a.samefile(b)
+    """Whether both exist and are one file or folder (through links too): an output that would replace its input.
+
+    A path that cannot be looked at (too long, a symlink loop, no permission) is no file, so False.
+    """
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False

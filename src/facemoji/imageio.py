@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +33,9 @@ from facemoji.files import write_atomic
 # while bounding memory: decoding an RGBA image this size holds ~4 + 3 bytes/pixel, about 450 MB.
 # It is below Pillow's own 89.5 MP warning threshold, so by default our message is the one users see.
 DEFAULT_MAX_PIXELS = 64_000_000
+MAX_SIDE = 32_766
+"""Longest side of an image facemoji analyses: OpenCV's remap, which MediaPipe uses to resize its
+input, aborts the whole process (no exception) on a side of 32,767 px or more."""
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # Pillow's JPEG opener also yields MPO
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
@@ -40,6 +43,7 @@ _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
 SAVE_SUFFIXES = frozenset(_SAVE_FORMATS)  # the file types save_image writes
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 90}}  # above Pillow's 75/80: outputs are viewed
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP"})
+_SAVE_MAX_SIDE = {"JPEG": 65_535, "WEBP": 16_383}  # what the formats can hold
 _HIGH_DEPTH_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _ACCEPTED = "JPEG, PNG, WebP, GIF, BMP or TIFF (HEIC is not supported)"
 _ACCEPTED_ARRAYS = "(H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA arrays of uint8, uint16 or floats in [0, 1]"
@@ -71,22 +75,28 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
 
     Raises:
         ImageError: the source is missing, unreadable, empty, truncated, not an accepted format,
-            too large, or an array of the wrong shape, dtype or range.
+            too large (see ``max_pixels`` and :data:`MAX_SIDE`), or an array of the wrong shape,
+            dtype or range.
     """
     if isinstance(source, np.ndarray):
-        return _array_to_rgb(source, max_pixels)
-    if isinstance(source, Image.Image):
-        return _decode_pil(source, "image", max_pixels)
-    if isinstance(source, (bytes, bytearray, memoryview)):
+        name, rgb = "array", _array_to_rgb(source, max_pixels)
+    elif isinstance(source, Image.Image):
+        name, rgb = "image", _decode_pil(source, "image", max_pixels)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         name = f"image bytes ({len(source):,} bytes)"
         if not len(source):
             raise ImageError(f"{name}: no data; expected an encoded {_ACCEPTED} image")
-        return _decode_file(io.BytesIO(source), name, max_pixels)
-    if isinstance(source, (str, os.PathLike)):
-        return _load_path(Path(source), max_pixels)
-    raise ImageError(
-        f"cannot load an image from a {type(source).__name__}; expected a path, bytes, a numpy array or a PIL image"
-    )
+        rgb = _decode_file(io.BytesIO(source), name, max_pixels)
+    elif isinstance(source, (str, os.PathLike)):
+        name, rgb = str(source), _load_path(Path(source), max_pixels)
+    else:
+        raise ImageError(
+            f"cannot load an image from a {type(source).__name__}; expected a path, bytes, a numpy array or a PIL image"
+        )
+    if max(rgb.shape[:2]) > MAX_SIDE:
+        h, w = rgb.shape[:2]
+        raise ImageError(f"{name}: {w}x{h} pixels; sides over {MAX_SIDE:,} px are not supported, shrink it first")
+    return rgb
 
 
 def check_rgb(rgb: np.ndarray) -> None:
@@ -96,26 +106,31 @@ def check_rgb(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an RGB image as a (H, W, 3) uint8 array, got {got}")
     if rgb.size == 0:
         raise ValueError(f"expected a non-empty image, got shape {rgb.shape}")
+    if max(rgb.shape[:2]) > MAX_SIDE:
+        raise ValueError(f"image sides over {MAX_SIDE:,} px are not supported, got shape {rgb.shape}")
 
 
-def iter_image_paths(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+def iter_image_paths(
+    paths: Iterable[str | os.PathLike], on_error: Callable[[ImageError], None] | None = None
+) -> Iterator[Path]:
     """Expand files and folders into image files.
 
     Files are yielded as given, whatever their suffix (load_image detects formats by content).
     Folders are walked recursively and lazily, one sorted folder listing at a time, keeping files
     whose suffix is one of ``IMAGE_SUFFIXES`` (any case). Hidden entries (names starting with a
     dot: AppleDouble ``._x.jpg`` files, ``.thumbnails``) and symlinked folders (possible cycles)
-    are skipped.
+    are skipped. A folder that cannot be listed (no permission, gone since) is passed to
+    ``on_error`` and skipped; without ``on_error`` it ends the iteration with the error.
 
     Raises:
         ImageError: at call time, for a path that does not exist; while iterating, for a folder
-            that cannot be listed.
+            that cannot be listed when there is no ``on_error``.
     """
     roots = [Path(p) for p in paths]
-    missing = [str(p) for p in roots if not p.exists()]
+    missing = [f"{p} (a broken or looping link)" if p.is_symlink() else str(p) for p in roots if not p.exists()]
     if missing:
         raise ImageError(f"no such file or folder: {', '.join(missing)}")
-    return _expand(roots)
+    return _expand(roots, on_error)
 
 
 def save_image(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:
@@ -136,12 +151,18 @@ def save_image(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path
     if fmt is None:
         raise ImageError(f"cannot save {path}: unknown suffix {path.suffix!r}; use .png, .jpg, .jpeg or .webp")
     pil = _to_pil(image, keep_alpha=fmt in _ALPHA_FORMATS)
+    limit = _SAVE_MAX_SIDE.get(fmt)
+    if limit is not None and max(pil.size) > limit:
+        w, h = pil.size
+        raise ImageError(f"cannot write {path}: {w}x{h} pixels; {fmt} holds at most {limit:,} px a side, use .png")
     encoded = io.BytesIO()
     try:
         pil.save(encoded, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
         return write_atomic(path, encoded.getvalue())
     except OSError as e:
         raise ImageError(f"cannot write {path}: {e.strerror or e}") from e
+    except ValueError as e:  # the encoder refusing the image
+        raise ImageError(f"cannot write {path}: {e}") from e
 
 
 def _load_path(path: Path, max_pixels: int) -> np.ndarray:
@@ -318,22 +339,26 @@ def _to_pil(image: np.ndarray | Image.Image, keep_alpha: bool) -> Image.Image:
     raise ImageError(f"cannot save a {type(image).__name__}; expected a numpy array or a PIL image")
 
 
-def _expand(roots: list[Path]) -> Iterator[Path]:
+def _expand(roots: list[Path], on_error: Callable[[ImageError], None] | None) -> Iterator[Path]:
     for root in roots:
         if root.is_dir():
-            yield from _walk(root)
+            yield from _walk(root, on_error)
         else:
             yield root
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path, on_error: Callable[[ImageError], None] | None) -> Iterator[Path]:
     try:
         with os.scandir(folder) as it:
             entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as e:
-        raise ImageError(f"{folder}: cannot list the folder ({e.strerror or e})") from e
+        error = ImageError(f"{folder}: cannot list the folder ({e.strerror or e})")
+        if on_error is None:
+            raise error from e
+        on_error(error)
+        return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path))
+            yield from _walk(Path(entry.path), on_error)
         elif entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
             yield Path(entry.path)

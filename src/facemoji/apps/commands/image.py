@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -15,11 +16,21 @@ from facemoji.apps.arguments import positive
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.files import same_file
-from facemoji.imageio import DEFAULT_MAX_PIXELS, SAVE_SUFFIXES, ImageError, iter_image_paths, load_image, save_image
+from facemoji.imageio import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    SAVE_SUFFIXES,
+    ImageError,
+    iter_image_paths,
+    load_image,
+    save_image,
+)
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.overlay import Mode, render
 
 MAX_FACES_NOTE = "found {n} faces, the most --max-faces allows; raise it if there are more"
+_SMALLER = "try a smaller image or a lower --max-pixels"
+_LOOKED_FOR = ", ".join(sorted(IMAGE_SUFFIXES))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,58 +51,88 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.paths]
     single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
-    if single_file and (len(inputs) > 1 or inputs[0].is_dir()):
-        print(
-            f"facemoji image: {args.out} is a file name but several images were given; pass a folder", file=sys.stderr
-        )
-        return 2
-    if args.out is not None and not single_file and any(p.is_dir() and same_file(args.out, p) for p in inputs):
-        print(f"facemoji image: {args.out} is the input folder; choose another -o", file=sys.stderr)
-        return 2
-    if single_file and same_file(args.out, inputs[0]):
-        print(f"facemoji image: {args.out} would overwrite the input; choose another -o", file=sys.stderr)
+    if (problem := _bad_out(args.out, inputs, single_file)) is not None:
+        print(f"facemoji image: {problem}", file=sys.stderr)
         return 2
     # an output folder inside an input folder is not searched (it may hold an earlier run's output)
-    skip = None if args.out is None or single_file else args.out.resolve()
+    skip = None if args.out is None or single_file else Path(os.path.realpath(args.out))
     try:
-        total = sum(1 for _ in _with_roots(inputs, skip))
+        total = sum(1 for _ in _with_roots(inputs, skip, on_error=lambda e: None))
     except ImageError as e:
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
+    if total == 0:
+        print(f"facemoji image: no images in {', '.join(args.paths)} (looked for {_LOOKED_FOR})", file=sys.stderr)
+        return 0
     # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
     options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels)
     show_bar = total > 1 or any(p.is_dir() for p in inputs)
+
+    def report(line: dict) -> None:
+        if args.json:
+            print(json.dumps(line), flush=True)
+        elif line["error"]:
+            tqdm.write(f"{line['path']}: {line['error']}", file=sys.stderr)
+        else:
+            tqdm.write(_summary(line), file=sys.stdout)
+
+    def folder_error(e: ImageError) -> None:  # a folder gone or locked since the count: say so, go on
+        path, _, error = str(e).partition(": ")
+        report({"path": path, "faces": [], "out": None, "error": error})
+
     try:
         with Emojifier(options) as engine:
             targets = _Targets(args.out, single_file)
-            images = _with_roots(inputs, skip)
+            images = _with_roots(inputs, skip, on_error=folder_error)
             for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
                 line = _one(engine, path, targets.pick(path, root), args)
                 if len(line["faces"]) == args.max_faces:
                     tqdm.write(f"{path}: {MAX_FACES_NOTE.format(n=args.max_faces)}", sys.stderr)
-                if args.json:
-                    print(json.dumps(line), flush=True)
-                elif line["error"]:
-                    tqdm.write(f"{path}: {line['error']}", file=sys.stderr)
-                else:
-                    tqdm.write(_summary(line), file=sys.stdout)
+                report(line)
     except (LandmarkerModelError, ModelError) as e:
         print(f"facemoji image: {e}", file=sys.stderr)
         return 1
     return 0
 
 
-def _with_roots(inputs: list[Path], skip: Path | None) -> Iterator[tuple[Path, Path]]:
+def _bad_out(out: Path | None, inputs: list[Path], single_file: bool) -> str | None:
+    """Why ``-o`` cannot be used with these inputs, or None."""
+    if out is None:
+        return None
+    if single_file:
+        if len(inputs) > 1 or inputs[0].is_dir():
+            return f"{out} is a file name but several images were given; pass a folder"
+        if same_file(out, inputs[0]):
+            return f"{out} would overwrite the input; choose another -o"
+        return None
+    if out.suffix.lower() in IMAGE_SUFFIXES:
+        return f"cannot write {out.suffix} images; name a .png, .jpg, .jpeg or .webp file, or a folder"
+    if out.exists() and not out.is_dir():
+        return f"{out} is a file, not a folder; name a folder for the outputs, or an image file for one input"
+    # An input inside the output folder could be written over before it is read.
+    folder = Path(os.path.realpath(out))
+    for given in inputs:
+        if Path(os.path.realpath(given)).is_relative_to(folder):
+            return f"the output folder {out} holds the input {given}; choose another -o"
+    return None
+
+
+def _with_roots(
+    inputs: list[Path], skip: Path | None, on_error: Callable[[ImageError], None]
+) -> Iterator[tuple[Path, Path]]:
     """Each image with the folder its output path is made relative to.
 
-    A folder that holds ``skip`` (the output folder) is searched without it.
+    A folder that holds ``skip`` (the output folder) is searched without it; folders that cannot
+    be listed go to ``on_error``.
     """
     for given in inputs:
         root = given if given.is_dir() else given.parent
-        inner = skip if skip is not None and given.is_dir() and skip.is_relative_to(given.resolve()) else None
-        for path in iter_image_paths([given]):
-            if inner is None or not path.resolve().is_relative_to(inner):
+        inner = None
+        if skip is not None and given.is_dir() and skip.is_relative_to(os.path.realpath(given)):
+            inner = skip
+        for path in iter_image_paths([given], on_error):
+            if inner is None or not Path(os.path.realpath(path)).is_relative_to(inner):
                 yield path, root
 
 
@@ -100,20 +141,21 @@ class _Targets:
 
     def __init__(self, out: Path | None, single_file: bool) -> None:
         self.out, self.single_file = out, single_file
-        self._taken: set[Path] = set()
+        # hashes of the real paths handed out: a set of the paths would take about 0.5 KB per image
+        self._taken: set[int] = set()
 
     def pick(self, path: Path, root: Path) -> Path | None:
         if self.out is None or self.single_file:
             return self.out
         rel = path.relative_to(root)
         base = self.out / (rel if rel.suffix.lower() in SAVE_SUFFIXES else rel.with_name(rel.name + ".png"))
-        # Same-named photos from different folders on the command line, or an output folder that
-        # holds the input: number the name rather than write over either.
+        # Same-named photos from different folders on the command line, x.gif beside x.gif.png, or a
+        # link in the output folder to an input: number the name rather than write over either.
         target, n = base, 1
-        while (resolved := target.resolve()) in self._taken or same_file(target, path):
+        while (key := hash(os.path.realpath(target))) in self._taken or same_file(target, path):
             n += 1
             target = base.with_stem(f"{base.stem}-{n}")
-        self._taken.add(resolved)
+        self._taken.add(key)
         return target
 
 
@@ -125,6 +167,8 @@ def _one(engine: Emojifier, path: Path, target: Path | None, args: argparse.Name
     except ImageError as e:
         # the line names the file already; loader messages start with it too
         return line | {"error": str(e).removeprefix(f"{path}: ")}
+    except MemoryError:
+        return line | {"error": f"not enough memory for this image; {_SMALLER}"}
     line["faces"] = [f.to_dict() for f in faces]
     if target is not None:
         try:
@@ -134,6 +178,8 @@ def _one(engine: Emojifier, path: Path, target: Path | None, args: argparse.Name
             return line | {"error": f"cannot write {target}: {e.strerror or e}"}
         except ImageError as e:  # save_image names the file itself
             return line | {"error": str(e)}
+        except MemoryError:
+            return line | {"error": f"not enough memory to draw {target}; {_SMALLER}"}
         line["out"] = str(target)
     return line
 
