@@ -90,7 +90,10 @@ def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit) as exit_info:
         main(["image", str(media / "justin.jpg"), "--mode", "sideways"])
     assert exit_info.value.code == 2
-    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["image", str(media / "justin.jpg"), "--max-faces", "2147483648"])
+    assert exit_info.value.code == 2
+    assert "--max-faces: must be at most 100,000, got 2147483648" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     assert main(["image", *two, "-o", str(tmp_path / "file")]) == 2
     assert "file is a file, not a folder" in capsys.readouterr().err

@@ -105,6 +105,7 @@ def test_video_timestamps_must_be_whole_milliseconds(media: Path) -> None:
         ({"threads": 0}, "threads must be a whole number of at least 1, got 0"),
         ({"threads": 1.5}, "threads must be a whole number of at least 1, got 1.5"),
         ({"max_faces": 2.5}, "max_faces must be a whole number of at least 1, got 2.5"),
+        ({"max_faces": 2**31}, "max_faces must be at most 100,000, got 2147483648"),
         ({"max_pixels": 0}, "max_pixels must be a whole number of at least 1, got 0"),
         ({"min_detection_confidence": 1.5}, "min_detection_confidence must be in 0..1, got 1.5"),
     ],

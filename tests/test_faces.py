@@ -254,7 +254,7 @@ def test_misuse_raises_clear_errors(finder: FaceFinder, tmp_path: Path) -> None:
         finder.find([[0, 0, 0]])
     with pytest.raises(ValueError, match=r"expected a non-empty image, got shape \(0, 10, 3\)"):
         finder.find(np.zeros((0, 10, 3), np.uint8))
-    with pytest.raises(ValueError, match="max_faces must be a whole number of at least 1, got 0"):
+    with pytest.raises(ValueError, match="max_faces must be a whole number from 1 to 100,000, got 0"):
         FaceFinder(FaceFinderOptions(max_faces=0))
     with pytest.raises(ValueError, match=r"min_detection_confidence must be in 0\.\.1, got 1\.5"):
         FaceFinder(FaceFinderOptions(min_detection_confidence=1.5))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,29 @@ def test_bad_files_name_the_path(tmp_path: Path) -> None:
         load_profile(wrong)
     with pytest.raises(AvatarProfileError, match=r"missing\.json: no such profile file"):
         load_profile(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[" * 200_000, "not a profile"),  # nested too deep for the parser
+    ('{"hair_type": ' + "9" * 5000 + "}", "not a profile"),  # an integer too long to convert
+    (" " * 1_000_001, "over 1,000,000 bytes, too large for a profile"),
+])  # fmt: skip
+def test_hostile_profile_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(AvatarProfileError, match=rf"p\.json: {message}"):
+        load_profile(path)
+
+
+def test_profiles_that_are_not_files(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # opening it for reading must not wait for a writer
+    with pytest.raises(AvatarProfileError, match=r"fifo\.json: not a regular file"):
+        load_profile(fifo)
+    with pytest.raises(AvatarProfileError, match=r"/dev/zero: not a regular file"):
+        load_profile("/dev/zero")
+    with pytest.raises(AvatarProfileError, match="is neither a profile file nor a preset"):
+        resolve_profile("random" + "1" * 5000)  # too long a name even to look for
 
 
 def test_random_profiles_are_seeded_and_valid() -> None:

@@ -227,3 +227,10 @@ def test_unknown_mode_lists_the_modes() -> None:
 def test_unknown_emoji_set_lists_the_sets() -> None:
     with pytest.raises(ValueError, match="unknown emoji set 'noto'; choose one of twemoji"):
         render(gray(), [], Mode.OVERLAY, emoji_set="noto")
+
+
+def test_panel_of_a_tall_strip_is_no_wider_than_the_strip() -> None:
+    strip = gray(20000, 200)  # a panel sized by the height alone would be 12,000 px wide
+    out = render(strip, [make_face(100, 10000, 150, 180)], Mode.PANEL)
+    assert out.shape == (20000, 400, 3)
+    assert (out[:, 200:] == EMOTION_COLORS[Emotion.HAPPY]).all(axis=2).any()

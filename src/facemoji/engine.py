@@ -11,7 +11,7 @@ import numpy as np
 
 from facemoji.align import align_face
 from facemoji.classifier import FACE_SIZE, EmotionClassifier
-from facemoji.faces import FaceFinder, FaceFinderOptions
+from facemoji.faces import MAX_FACES, FaceFinder, FaceFinderOptions
 from facemoji.imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from facemoji.results import DetectedFace, Face
 from facemoji.tracking import FaceTracker
@@ -38,6 +38,8 @@ class EmojifierOptions:
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if self.max_faces > MAX_FACES:
+            raise ValueError(f"max_faces must be at most {MAX_FACES:,}, got {self.max_faces!r}")
         if not 0.0 <= self.min_detection_confidence <= 1.0:
             raise ValueError(f"min_detection_confidence must be in 0..1, got {self.min_detection_confidence!r}")
 

@@ -33,6 +33,7 @@ ten times that on their longer side (640x480 and smaller) get the single full-im
 DETECTABLE_FRACTION = 0.1  # measured on a frontal face: 1/10 of the longer side always found, 1/13 never
 TILE_OVERLAP = 1.5  # times the largest face the previous pass can miss, so it lies whole in some tile
 SAME_FACE = 0.5  # two boxes are one face when their intersection covers this much of the smaller one
+MAX_FACES = 100_000  # far more than a 64 MP photo of 64 px faces holds; MediaPipe fails near 2**31
 MAX_TIMESTAMP_MS = 2**53 // 1000  # MediaPipe counts microseconds in an int64; well inside it
 
 
@@ -68,8 +69,8 @@ class FaceFinder:
     def __init__(self, options: FaceFinderOptions = FaceFinderOptions(), video: bool = False) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
-        if not isinstance(options.max_faces, numbers.Integral) or options.max_faces < 1:
-            raise ValueError(f"max_faces must be a whole number of at least 1, got {options.max_faces!r}")
+        if not isinstance(options.max_faces, numbers.Integral) or not 1 <= options.max_faces <= MAX_FACES:
+            raise ValueError(f"max_faces must be a whole number from 1 to {MAX_FACES:,}, got {options.max_faces!r}")
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
             if not 0.0 <= getattr(options, name) <= 1.0:
                 raise ValueError(f"{name} must be in 0..1, got {getattr(options, name)}")

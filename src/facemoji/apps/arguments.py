@@ -6,13 +6,15 @@ import argparse
 from collections.abc import Callable
 
 
-def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    """A type that parses ``kind`` and refuses zero and negative values."""
+def positive(kind: type[int] | type[float], most: int | None = None) -> Callable[[str], int | float]:
+    """A type that parses ``kind`` and refuses zero, negative values and values over ``most``."""
 
     def parse(text: str) -> int | float:
         value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its error message

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import stat
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
@@ -34,6 +35,7 @@ def _names(enum: type[Enum]) -> tuple[str, ...]:
 
 
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_PROFILE_BYTES = 1_000_000  # a profile is a few hundred bytes; more is not one
 BACKGROUND_STYLES = ("none", "circle")
 EYEBROW_STYLES = ("default", "natural")
 
@@ -269,7 +271,14 @@ def load_profile(path: str | os.PathLike) -> AvatarProfile:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # editors on Windows may start the file with a BOM
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below as not a file.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise AvatarProfileError(f"{path}: not a regular file, expected a JSON profile")
+            raw = f.read(MAX_PROFILE_BYTES + 1)
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise AvatarProfileError(f"{path}: over {MAX_PROFILE_BYTES:,} bytes, too large for a profile")
+        text = raw.decode("utf-8-sig")  # editors on Windows may start the file with a BOM
     except FileNotFoundError:
         raise AvatarProfileError(f"{path}: no such profile file") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -278,6 +287,8 @@ def load_profile(path: str | os.PathLike) -> AvatarProfile:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise AvatarProfileError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except (ValueError, RecursionError) as e:  # numbers with thousands of digits, nesting thousands deep
+        raise AvatarProfileError(f"{path}: not a profile ({e})") from None
     try:
         return AvatarProfile.from_dict(data)
     except AvatarProfileError as e:
@@ -299,7 +310,7 @@ def resolve_profile(spec: str | None) -> AvatarProfile:
     """
     if spec is None:
         return AvatarProfile()
-    if Path(spec).is_file() or spec.lower().endswith(".json"):
+    if _is_file(spec) or spec.lower().endswith(".json"):
         return load_profile(spec)
     if spec in PRESETS:
         return PRESETS[spec]
@@ -312,3 +323,10 @@ def resolve_profile(spec: str | None) -> AvatarProfile:
         f"{spec!r} is neither a profile file nor a preset; expected a .json file, one of: "
         f"{', '.join(PRESETS)}, random or random:SEED"
     )
+
+
+def _is_file(spec: str) -> bool:
+    try:
+        return Path(spec).is_file()
+    except OSError:  # e.g. a name too long to be a file
+        return False

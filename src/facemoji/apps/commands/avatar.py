@@ -20,6 +20,7 @@ from facemoji.apps.commands.image import MAX_FACES_NOTE
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.faces import MAX_FACES
 from facemoji.files import same_file
 from facemoji.imageio import ImageError, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
@@ -42,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--size", type=int, help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)"
     )
-    p.add_argument("--max-faces", type=positive(int), default=10, help="most faces to find (default 10)")
+    p.add_argument("--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find (default 10)")
     p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
     p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
 

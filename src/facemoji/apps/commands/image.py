@@ -15,6 +15,7 @@ from tqdm import tqdm
 from facemoji.apps.arguments import positive
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.faces import MAX_FACES
 from facemoji.files import same_file
 from facemoji.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -42,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.OVERLAY.value, help="how to draw emoji")
     p.add_argument("--json", action="store_true", help="one JSON line per input file on stdout")
-    p.add_argument("--max-faces", type=positive(int), default=10, help="most faces to find per image (default 10)")
+    p.add_argument(
+        "--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find per image (default 10)"
+    )
     p.add_argument(
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger images before decoding them"
     )
