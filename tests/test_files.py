@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from facemoji.files import same_file, write_atomic
+from facemoji.files import same_file, write_all_atomic, write_atomic
 
 
 def test_writes_bytes_and_text_and_replaces(tmp_path: Path) -> None:
@@ -44,3 +44,16 @@ def test_names_at_the_length_limit_are_written_and_bad_paths_are_no_file(tmp_pat
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     assert not same_file(tmp_path / "loop", longest)
     assert not same_file(tmp_path / ("z" * 300 + ".png"), longest)  # too long a name to look at
+
+
+def test_a_set_of_files_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "b.txt").write_text("old b")
+    with pytest.raises(OSError):  # the third file cannot be written: nothing changes
+        write_all_atomic({tmp_path / "a.txt": "new a", tmp_path / "b.txt": b"new b", tmp_path / "gone" / "c": "c"})
+    assert (tmp_path / "a.txt").read_text() == "old a" and (tmp_path / "b.txt").read_text() == "old b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    assert write_all_atomic({tmp_path / "a.txt": "new a", tmp_path / "b.txt": b"new b"}) == [
+        tmp_path / "a.txt", tmp_path / "b.txt"
+    ]
+    assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "b.txt").read_text() == "new b"

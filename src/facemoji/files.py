@@ -16,17 +16,37 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
     Raises:
         OSError: the file cannot be written.
     """
-    # Not named after ``path``: a name near the 255-byte limit would leave no room for a suffix.
-    tmp = path.with_name(f".facemoji-{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        # os.open with 0o666 lets the umask decide the final permissions (mkstemp would force 0o600).
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_all_atomic({path: data})
     return path
+
+
+def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
+    """Write several files as one: every temp file first, then the renames.
+
+    Running out of space, or any other error while writing, leaves every existing file as it was
+    and no temp file behind, so a set of files (a sticker pack) is never left half old, half new.
+
+    Returns:
+        The paths, in the order given.
+
+    Raises:
+        OSError: a file cannot be written.
+    """
+    temps: dict[Path, Path] = {}
+    try:
+        for path, data in files.items():
+            # Not named after ``path``: a name near the 255-byte limit would leave no room for a suffix.
+            tmp = temps[path] = path.with_name(f".facemoji-{uuid.uuid4().hex[:12]}.tmp")
+            # os.open with 0o666 lets the umask decide the final permissions (mkstemp would force 0o600).
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    return list(files)
 
 
 def same_file(a: Path, b: Path) -> bool:

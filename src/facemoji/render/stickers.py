@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS
-from facemoji.files import write_atomic
+from facemoji.files import write_all_atomic
 from facemoji.render.avatar import render_avatar_png, render_avatar_svg
 from facemoji.render.avatar_profile import AvatarProfile, profile_json
 
@@ -76,7 +76,10 @@ def sticker_files(profile: AvatarProfile) -> dict[str, bytes]:
 
 
 def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> list[Path]:
-    """Write the pack into ``out_dir`` (created if needed); each file appears only once complete.
+    """Write the pack into ``out_dir`` (created if needed), every file or none.
+
+    All the files are written before any replaces an older pack's, so a full disk leaves the old
+    pack whole rather than half old, half new.
 
     Returns:
         The written paths.
@@ -93,13 +96,10 @@ def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> li
     # a folder in a file's place would stop the pack half-written: look before writing any
     if blocked := [name for name in files if (out / name).is_dir()]:
         raise StickerError(f"cannot write the pack: {out / blocked[0]} is a folder")
-    written = []
-    for name, data in files.items():
-        try:
-            written.append(write_atomic(out / name, data))
-        except OSError as e:
-            raise StickerError(f"cannot write {out / name}: {e.strerror or e}") from e
-    return written
+    try:
+        return write_all_atomic({out / name: data for name, data in files.items()})
+    except OSError as e:
+        raise StickerError(f"cannot write the pack into {out}: {e.strerror or e}") from e
 
 
 def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
