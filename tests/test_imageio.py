@@ -546,3 +546,13 @@ def test_save_replaces_existing_file_with_umask_permissions(tmp_path: Path) -> N
 def test_save_into_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"cannot write .*missing/out\.png: No such file or directory"):
         save_image(RGBA, tmp_path / "missing" / "out.png")
+
+
+def test_a_metadata_bomb_is_named_as_such() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    body = b"zTXt" + b"k\0\0" + zlib.compress(b"\0" * (20 * 1024 * 1024))  # 20 MB of text in 20 KB
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    with pytest.raises(ImageError, match="a metadata chunk \\(text or colour profile\\) is too large to read"):
+        load_image(png[:33] + chunk + png[33:])  # after the 8-byte signature and the 25-byte IHDR

@@ -222,12 +222,19 @@ def _decoding(name: str, max_pixels: int | None) -> Iterator[None]:
             raise ImageError(f"{name}: not a recognised image; expected {_ACCEPTED}") from e
         except Image.DecompressionBombError as e:
             raise ImageError(_bomb_message(name, str(e), max_pixels)) from e
+        except ValueError as e:
+            if "Decompressed data too large" not in str(e):
+                raise ImageError(_corrupt(name, e)) from e
+            # PNG's guard against text-chunk bombs: the picture may be fine, its metadata is not
+            raise ImageError(f"{name}: a metadata chunk (text or colour profile) is too large to read") from e
         # Pillow's decoders answer hostile data with a zoo of exception types (OSError,
         # SyntaxError, struct.error, IndexError, ...); any of them means "cannot decode".
         except Exception as e:
-            raise ImageError(
-                f"{name}: cannot decode the image, it may be truncated or corrupt ({type(e).__name__}: {e})"
-            ) from e
+            raise ImageError(_corrupt(name, e)) from e
+
+
+def _corrupt(name: str, e: Exception) -> str:
+    return f"{name}: cannot decode the image, it may be truncated or corrupt ({type(e).__name__}: {e})"
 
 
 def _has_alpha(im: Image.Image) -> bool:
