@@ -129,7 +129,27 @@ def test_export_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert not (tmp_path / "m.onnx").exists()
     (tmp_path / "folder").mkdir()
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "folder")]) == 2
-    assert "folder is a folder; -o takes the .onnx file to write" in capsys.readouterr().err
+    assert "folder is not a regular file; -o takes the .onnx file to write" in capsys.readouterr().err
+    os.mkfifo(tmp_path / "fifo")  # a device or pipe is never replaced by a model file
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "fifo")]) == 2
+    assert "fifo is not a regular file" in capsys.readouterr().err
+    best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    best.parent.mkdir(parents=True)
+    best.write_bytes(b"weights")
+    for target in (best, fer_zip):  # its own checkpoint or its data: refused before anything is read
+        argv = ["export", str(best.parent.parent), "-o", str(target), "--int8", "--data", str(fer_zip)]
+        assert main(argv) == 2
+        assert f"{target} would overwrite the input" in capsys.readouterr().err
+    assert best.read_bytes() == b"weights"
+    assert main(["export", str(best.parent.parent), "-o", str(tmp_path / "m.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot load a facemoji checkpoint from {best}" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("field", "value"), [("input_size", "40"), ("input_size", 64), ("width", 0), ("dropout", 1.0)])
+def test_model_configs_are_checked(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"{field} must be"):
+        ModelConfig(**{field: value})
 
 
 def test_class_folders_hold_out_a_validation_part(tmp_path: Path) -> None:

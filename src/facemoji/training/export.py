@@ -63,7 +63,8 @@ def export_onnx(
     s = config.input_size
     sample = torch.rand(4, 1, s, s)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.onnx")  # unique: runs may export side by side
+    # Unique (runs may export side by side) and short (so a name near the 255-byte limit still fits).
+    tmp = path.with_name(f".facemoji-{uuid.uuid4().hex[:12]}.tmp.onnx")
     try:
         torch.onnx.export(
             wrapped, sample, tmp, input_names=["faces"], output_names=["probs"],

@@ -22,6 +22,17 @@ class ModelConfig:
     width: int = 48  # channels of the first stage; later stages double it (vgg only)
     dropout: float = 0.3
 
+    def __post_init__(self) -> None:
+        # Checked here because a checkpoint's stored configuration is input too.
+        if not isinstance(self.arch, str):
+            raise ValueError(f"arch must be a name, got {self.arch!r}")
+        for name, low, high in (("input_size", 16, 48), ("width", 1, 4096)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

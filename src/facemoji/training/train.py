@@ -135,13 +135,27 @@ def load_checkpoint(path: Path) -> EmotionModule:
     Raises:
         CheckpointError: it is missing, truncated or not a facemoji checkpoint.
     """
-    ckpt = path / "checkpoints" / "best.ckpt" if path.is_dir() else path
-    if not ckpt.is_file():
-        raise CheckpointError(f"{ckpt} does not exist" + (f": {path} is not a finished run" if path.is_dir() else ""))
+    ckpt = checkpoint_file(path)
+    try:
+        if not ckpt.is_file():
+            run = f": {path} is not a finished run" if ckpt != path else ""
+            raise CheckpointError(f"{ckpt} does not exist{run}")
+    except OSError as e:  # no permission to look, a name too long
+        raise CheckpointError(f"cannot read {ckpt} ({e.strerror or e})") from e
     try:
         return EmotionModule.load_from_checkpoint(ckpt, map_location="cpu")
     except Exception as e:  # torch and Lightning raise many types for missing or foreign files
-        raise CheckpointError(f"cannot load a facemoji checkpoint from {ckpt} ({type(e).__name__}: {e})") from e
+        # their messages run to dozens of lines (advice on weights_only, every mismatched tensor)
+        said = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CheckpointError(f"cannot load a facemoji checkpoint from {ckpt} ({type(e).__name__}: {said})") from e
+
+
+def checkpoint_file(path: Path) -> Path:
+    """The file :func:`load_checkpoint` reads for ``path``: a run's best checkpoint, or ``path`` itself."""
+    try:
+        return path / "checkpoints" / "best.ckpt" if path.is_dir() else path
+    except OSError:
+        return path
 
 
 def load_teacher(run: str, input_size: int) -> torch.nn.Module:

@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 from facemoji.apps.commands.train import INSTALL_HINT
+from facemoji.files import same_file
 
 CALIBRATION_FACES = 512
+MIN_CALIBRATION_FACES = 100  # fewer cannot show the int8 model agrees with the float one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,15 +38,22 @@ def run(args: argparse.Namespace) -> int:
         from facemoji.classifier import center_crop
         from facemoji.training.data import DatasetError, load_dataset
         from facemoji.training.export import export_onnx
-        from facemoji.training.train import CheckpointError, load_checkpoint
+        from facemoji.training.train import CheckpointError, checkpoint_file, load_checkpoint
     except ImportError as e:
         print(f"facemoji export: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
-    if args.out.is_dir():
-        print(f"facemoji export: {args.out} is a folder; -o takes the .onnx file to write", file=sys.stderr)
-        return 2
     if args.int8 and args.data is None:
         print("facemoji export: --int8 needs --data (training faces to calibrate on)", file=sys.stderr)
+        return 2
+    inputs = [checkpoint_file(r) for r in args.runs] + ([args.data] if args.data is not None else [])
+    try:
+        problem = next((f"{args.out} would overwrite the input {p}" for p in inputs if same_file(args.out, p)), None)
+        if args.out.exists() and not args.out.is_file():
+            problem = f"{args.out} is not a regular file; -o takes the .onnx file to write"
+    except OSError as e:
+        problem = f"cannot use {args.out} ({e.strerror or e})"
+    if problem:
+        print(f"facemoji export: {problem}", file=sys.stderr)
         return 2
 
     members, configs = [], []
@@ -67,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
             train = load_dataset(args.data, "train")
         except DatasetError as e:
             print(f"facemoji export: {e}", file=sys.stderr)
+            return 1
+        if len(train) < MIN_CALIBRATION_FACES:
+            print(
+                f"facemoji export: {args.data} has {len(train)} training faces; int8 calibration needs at least "
+                f"{MIN_CALIBRATION_FACES}", file=sys.stderr,
+            )  # fmt: skip
             return 1
         pick = np.random.default_rng(0).choice(len(train), min(CALIBRATION_FACES, len(train)), replace=False)
         calibration = center_crop(train.images[np.sort(pick)], configs[0].input_size)
