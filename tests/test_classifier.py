@@ -63,8 +63,23 @@ def test_model_without_facemoji_metadata(tiny: Path, tmp_path: Path) -> None:
     proto = onnx.load(tiny)
     del proto.metadata_props[:]
     onnx.save(proto, tmp_path / "bare.onnx")
-    with pytest.raises(ModelError, match=r"bare.onnx is not a facemoji emotion model"):
+    with pytest.raises(ModelError, match=r"bare.onnx is not a facemoji emotion model: its metadata lacks 'facemoji'"):
         EmotionClassifier(tmp_path / "bare.onnx")
+
+
+def test_model_whose_graph_does_not_fit_its_metadata(tiny: Path, tmp_path: Path) -> None:
+    proto = onnx.load(tiny)
+    meta = json.loads(proto.metadata_props[0].value)
+    meta["input_size"] = 48  # the graph takes 40 px faces
+    proto.metadata_props[0].value = json.dumps(meta)
+    onnx.save(proto, tmp_path / "size.onnx")
+    with pytest.raises(ModelError, match=r"takes tensor\(float\) \['n', 1, 40, 40\]; expected one float input"):
+        EmotionClassifier(tmp_path / "size.onnx")
+    proto = onnx.load(tiny)
+    proto.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 5  # five classes out
+    onnx.save(proto, tmp_path / "five.onnx")
+    with pytest.raises(ModelError, match=r"five.onnx returns .*; expected one float output of shape \(N, 7\)"):
+        EmotionClassifier(tmp_path / "five.onnx")
 
 
 def test_model_with_other_classes(tiny: Path, tmp_path: Path) -> None:

@@ -107,7 +107,11 @@ def test_video_timestamps_must_be_whole_milliseconds(media: Path) -> None:
         ({"max_faces": 2.5}, "max_faces must be a whole number of at least 1, got 2.5"),
         ({"max_faces": 2**31}, "max_faces must be at most 100,000, got 2147483648"),
         ({"max_pixels": 0}, "max_pixels must be a whole number of at least 1, got 0"),
-        ({"min_detection_confidence": 1.5}, "min_detection_confidence must be in 0..1, got 1.5"),
+        ({"min_detection_confidence": 1.5}, "min_detection_confidence must be a number in 0..1, got 1.5"),
+        ({"min_detection_confidence": "0.5"}, "min_detection_confidence must be a number in 0..1, got '0.5'"),
+        ({"threads": 10**6}, "threads must be at most 256, got 1000000"),
+        ({"landmarker_path": 123}, "landmarker_path must be None (the default model) or a file path, got 123"),
+        ({"emotion_model_path": ""}, "emotion_model_path must be None (the default model) or a file path, got ''"),
     ],
 )
 def test_bad_options_are_refused_where_they_are_set(options: dict, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -264,6 +265,11 @@ def test_misuse_raises_clear_errors(finder: FaceFinder, tmp_path: Path) -> None:
     broken.write_bytes(b"not a model")
     with pytest.raises(LandmarkerModelError, match="MediaPipe could not load"):
         FaceFinder(FaceFinderOptions(model_path=broken))
+    hollow = tmp_path / "hollow.task"  # a .task bundle without the detector and landmark networks
+    with zipfile.ZipFile(hollow, "w") as z:
+        z.writestr("readme.txt", "nothing here")
+    with pytest.raises(LandmarkerModelError, match=r"MediaPipe could not load .*hollow\.task"):
+        FaceFinder(FaceFinderOptions(model_path=hollow))
 
 
 def test_close_is_idempotent_and_a_closed_finder_refuses_work() -> None:
@@ -297,3 +303,9 @@ def test_no_native_logs_and_no_traceback_at_exit(media: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "1"]
     assert done.stderr == ""
+
+
+def test_a_closed_stderr_does_not_stop_the_work(media: Path) -> None:
+    script = "import os, sys; os.close(2); import facemoji; print(len(facemoji.analyze(sys.argv[1])))"
+    done = subprocess.run([sys.executable, "-c", script, str(media / "justin.jpg")], capture_output=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.split() == [b"1"]

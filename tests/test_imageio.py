@@ -8,6 +8,7 @@ import random
 import shutil
 import stat
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -556,3 +557,15 @@ def test_a_metadata_bomb_is_named_as_such() -> None:
     chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
     with pytest.raises(ImageError, match="a metadata chunk \\(text or colour profile\\) is too large to read"):
         load_image(png[:33] + chunk + png[33:])  # after the 8-byte signature and the 25-byte IHDR
+
+
+def test_array_subclasses_and_strided_buffers(media: Path) -> None:
+    gray = np.asarray(Image.open(media / "justin.jpg").convert("L"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # numpy's advice against np.matrix
+        matrix = np.asmatrix(gray)
+    _assert_rgb(load_image(matrix), gray.shape)  # np.matrix once crashed the process
+    encoded = np.frombuffer((media / "justin.jpg").read_bytes(), np.uint8)
+    _assert_rgb(load_image(memoryview(encoded)), gray.shape)
+    with pytest.raises(ImageError, match=r"image bytes \(150 bytes\): not a recognised image"):
+        load_image(memoryview(np.zeros((10, 10, 3), np.uint8)[::2]))  # a strided view is read, then refused

@@ -176,6 +176,14 @@ def test_decoded_once_then_cached_until_a_file_changes(
         np.testing.assert_array_equal(load_dataset(root, "train").images, first.images)
     Image.fromarray(face(99)).save(root / "train" / "happy" / "Training_new.png")
     assert len(load_dataset(root, "train")) == len(first) + 1
+    assert len(list((_cache / "datasets").glob("*.npz"))) == 1  # the stale decoding is gone
+
+
+def test_paths_that_cannot_be_looked_at(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"cannot use .* \(File name too long\)"):
+        load_dataset(tmp_path / ("x" * 300 + ".csv"))
+    with pytest.raises(DatasetError, match=r"cannot use ~nosuchuser-facemoji/fer\.zip \(Could not determine home"):
+        load_dataset("~nosuchuser-facemoji/fer.zip")
 
 
 def test_missing_path(tmp_path: Path) -> None:

@@ -61,11 +61,16 @@ class EmotionClassifier:
         import onnxruntime as ort
 
         path = Path(model_path) if model_path else shipped_model_path()
-        if model_path and not path.is_file():
-            kind = "a folder" if path.is_dir() else "missing"
-            raise ModelError(f"emotion model {path} is {kind}; pass a .onnx file made by facemoji train or export")
-        if not path.is_file():
-            raise ModelError(f"the shipped emotion model is missing from {path}; reinstall facemoji")
+        try:
+            if model_path and not path.is_file():
+                kind = "a folder" if path.is_dir() else "missing" if not path.exists() else "not a regular file"
+                raise ModelError(f"emotion model {path} is {kind}; pass a .onnx file made by facemoji train or export")
+            if not path.is_file():
+                raise ModelError(f"the shipped emotion model is missing from {path}; reinstall facemoji")
+            with open(path, "rb"):  # says "permission denied" where ONNX Runtime gives an error number
+                pass
+        except OSError as e:
+            raise ModelError(f"cannot read the emotion model {path} ({e.strerror or e})") from e
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -76,12 +81,26 @@ class EmotionClassifier:
                 int(meta["input_size"]), tuple(meta["classes"]), meta.get("config", {}),
                 bool(meta.get("flip_tta", False)), int(meta.get("members", 1)), bool(meta.get("int8", False)),
             )  # fmt: skip
+        except KeyError as e:
+            raise ModelError(f"{path} is not a facemoji emotion model: its metadata lacks {e}") from e
         except Exception as e:  # ORT raises its own untyped errors for corrupt files
             raise ModelError(f"{path} is not a facemoji emotion model: {e}") from e
         if self.info.classes != tuple(e.value for e in EMOTIONS):
             raise ModelError(f"{path} predicts {self.info.classes}, expected {[e.value for e in EMOTIONS]}")
+        self._check_graph(path)
         self._input = self._session.get_inputs()[0].name
         self.path = path
+
+    def _check_graph(self, path: Path) -> None:
+        """The graph must take what ``predict`` feeds it and return one probability per emotion."""
+        s, n = self.info.input_size, len(EMOTIONS)
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if not 1 <= s <= FACE_SIZE or [(i.type, i.shape[1:]) for i in inputs] != [("tensor(float)", [1, s, s])]:
+            got = "; ".join(f"{i.type} {i.shape}" for i in inputs)
+            raise ModelError(f"{path} takes {got}; expected one float input of shape (N, 1, {s}, {s}), {s} <= 48")
+        if [(o.type, o.shape[1:]) for o in outputs] != [("tensor(float)", [n])]:
+            got = "; ".join(f"{o.type} {o.shape}" for o in outputs)
+            raise ModelError(f"{path} returns {got}; expected one float output of shape (N, {n})")
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         """(N, 48, 48) uint8 aligned faces -> (N, 7) float32 probabilities (rows sum to 1)."""
@@ -91,3 +110,4 @@ class EmotionClassifier:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
         return probs
+

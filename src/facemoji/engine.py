@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +16,8 @@ from facemoji.faces import MAX_FACES, FaceFinder, FaceFinderOptions
 from facemoji.imageio import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from facemoji.results import DetectedFace, Face
 from facemoji.tracking import FaceTracker
+
+MAX_THREADS = 256  # ONNX Runtime spends minutes setting up a pool of a million threads
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,15 @@ class EmojifierOptions:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
         if self.max_faces > MAX_FACES:
             raise ValueError(f"max_faces must be at most {MAX_FACES:,}, got {self.max_faces!r}")
-        if not 0.0 <= self.min_detection_confidence <= 1.0:
-            raise ValueError(f"min_detection_confidence must be in 0..1, got {self.min_detection_confidence!r}")
+        if self.threads > MAX_THREADS:
+            raise ValueError(f"threads must be at most {MAX_THREADS}, got {self.threads!r}")
+        confidence = self.min_detection_confidence
+        if not isinstance(confidence, numbers.Real) or isinstance(confidence, bool) or not 0.0 <= confidence <= 1.0:
+            raise ValueError(f"min_detection_confidence must be a number in 0..1, got {confidence!r}")
+        for name in ("landmarker_path", "emotion_model_path"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value)):
+                raise ValueError(f"{name} must be None (the default model) or a file path, got {value!r}")
 
 
 class Emojifier:

@@ -87,7 +87,7 @@ class FaceFinder:
         )
         try:
             self._handle = TaskHandle(lambda: vision.FaceLandmarker.create_from_options(mp_options))
-        except (RuntimeError, ValueError) as e:
+        except (RuntimeError, ValueError, OSError) as e:  # OSError: an unreadable file, a .task missing a model
             raise LandmarkerModelError(f"MediaPipe could not load {path}: {e}") from e
         self._max_faces = options.max_faces
         self.video = video

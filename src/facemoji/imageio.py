@@ -79,14 +79,16 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
             dtype or range.
     """
     if isinstance(source, np.ndarray):
-        name, rgb = "array", _array_to_rgb(source, max_pixels)
+        # a plain array: subclasses such as np.matrix break numpy's own functions (one crashed the process)
+        name, rgb = "array", _array_to_rgb(np.asarray(source), max_pixels)
     elif isinstance(source, Image.Image):
         name, rgb = "image", _decode_pil(source, "image", max_pixels)
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        name = f"image bytes ({len(source):,} bytes)"
-        if not len(source):
+        data = source.tobytes() if isinstance(source, memoryview) else source  # any shape or stride, as bytes
+        name = f"image bytes ({len(data):,} bytes)"
+        if not len(data):
             raise ImageError(f"{name}: no data; expected an encoded {_ACCEPTED} image")
-        rgb = _decode_file(io.BytesIO(source), name, max_pixels)
+        rgb = _decode_file(io.BytesIO(data), name, max_pixels)
     elif isinstance(source, (str, os.PathLike)):
         name, rgb = str(source), _load_path(Path(source), max_pixels)
     else:

@@ -54,9 +54,13 @@ def landmarker_model_path(path: str | Path | None = None, allow_download: bool |
     """
     for given, what in ((path, "model path"), (os.environ.get(ENV_VAR), f"${ENV_VAR}")):
         if given:
-            p = Path(given).expanduser()
-            if not p.is_file():
-                raise LandmarkerModelError(f"{what} {p} is not a file; expected MediaPipe's {MODEL_NAME}")
+            p = Path(given)
+            try:
+                p = p.expanduser()
+                if not p.is_file():
+                    raise LandmarkerModelError(f"{what} {p} is not a file; expected MediaPipe's {MODEL_NAME}")
+            except (OSError, RuntimeError) as e:  # no permission to look, too long a name, ~unknown-user
+                raise LandmarkerModelError(f"{what} {p} cannot be used ({getattr(e, 'strerror', None) or e})") from e
             return p
     for found in (*_packaged_models(), _cached_model()):
         if found.is_file():

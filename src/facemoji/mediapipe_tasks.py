@@ -90,8 +90,13 @@ def native_logs_silenced() -> Iterator[None]:
     GOOGLE_STDERRTHRESHOLD do not reach it.
     """
     with _stderr_lock:
-        sys.stderr.flush()
-        saved = os.dup(2)
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # descriptor 2 is closed: there is nothing to keep quiet
+            yield
+            return
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, 2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import hashlib
 import io
 import os
@@ -78,9 +79,13 @@ def load_dataset(path: str | Path, split: str = "train", cache_dir: Path | None 
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DatasetError(f"{path} does not exist; expected {_EXPECTED}")
+    path = Path(path)
+    try:
+        path = path.expanduser()
+        if not path.exists():
+            raise DatasetError(f"{path} does not exist; expected {_EXPECTED}")
+    except (OSError, RuntimeError) as e:  # no permission to look, too long a name, ~unknown-user
+        raise DatasetError(f"cannot use {path} ({getattr(e, 'strerror', None) or e})") from e
     arrays = _cached_decode(path, cache_dir or paths.cache_dir())
     if set(np.unique(arrays["splits"])) <= {"all"}:
         split = "all"
@@ -112,22 +117,25 @@ _EXPECTED = (
 )
 
 
-def _cache_key(path: Path) -> str:
-    """Changes when the file, or any file under the folder, is added, removed or rewritten."""
+def _cache_key(path: Path) -> tuple[str, str]:
+    """Where the data is, and a state that changes when the file, or any file under the folder,
+    is added, removed or rewritten."""
     stat = path.stat()
-    key = hashlib.sha256(f"{_CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    state = hashlib.sha256(f"{_CACHE_VERSION}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     if path.is_dir():
         for p in sorted(path.rglob("*")):
             try:
                 s = p.stat()
             except OSError:  # a broken link or a link loop; decoding skips it too
                 continue
-            key.update(f"|{p.relative_to(path).as_posix()}|{s.st_size}|{s.st_mtime_ns}".encode())
-    return key.hexdigest()[:16]
+            state.update(f"|{p.relative_to(path).as_posix()}|{s.st_size}|{s.st_mtime_ns}".encode())
+    return where, state.hexdigest()[:16]
 
 
 def _cached_decode(path: Path, cache_dir: Path) -> dict[str, np.ndarray]:
-    cache = cache_dir / "datasets" / f"{path.name}-{_cache_key(path)}.npz"
+    where, state = _cache_key(path)
+    cache = cache_dir / "datasets" / f"{path.name}-{where}-{state}.npz"
     try:
         with np.load(cache, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -147,6 +155,11 @@ def _cached_decode(path: Path, cache_dir: Path) -> dict[str, np.ndarray]:
     finally:
         with contextlib.suppress(OSError):  # left behind only when writing failed
             tmp.unlink()
+    # The same data decoded before it changed (or was copied in anew) is never read again.
+    for old in cache.parent.glob(f"{glob.escape(path.name)}-{where}-*.npz"):
+        if old != cache and not old.name.endswith(".tmp.npz"):
+            with contextlib.suppress(OSError):
+                old.unlink()
     return arrays
 
 
