@@ -115,6 +115,10 @@ def test_export_an_int8_ensemble_with_flip(fer_zip: Path, tmp_path: Path, capsys
     args = ["export", *map(str, runs), "-o", str(out), "--flip", "--int8", "--data", str(fer_zip)]
     assert main(args) == 0
     assert f"model: {out} (ensemble of 2, flip TTA, int8)" in capsys.readouterr().out
+    few = tmp_path / "few.csv"  # too few faces to show int8 agrees with float
+    few.write_text("emotion,pixels,Usage\n" + "".join(f"3,{' '.join(['9'] * 2304)},Training\n" for _ in range(5)))
+    assert main([*args[:-1], str(few), "-o", str(tmp_path / "few.onnx")]) == 1
+    assert "few.csv has 5 training faces; int8 calibration needs at least 64" in capsys.readouterr().err
     clf = EmotionClassifier(out)
     assert clf.info.config["width"] == 8
     probs = clf.predict(np.stack([np.full((48, 48), v, np.uint8) for v in (0, 128, 255)]))

@@ -15,7 +15,7 @@ from facemoji.apps.commands.train import INSTALL_HINT
 from facemoji.files import same_file
 
 CALIBRATION_FACES = 512
-MIN_CALIBRATION_FACES = 100  # fewer cannot show the int8 model agrees with the float one
+MIN_CALIBRATION_FACES = 64  # fewer cannot show the int8 model agrees with the float one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
