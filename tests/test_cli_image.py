@@ -145,33 +145,57 @@ def test_outputs_never_collide_or_overwrite_inputs(media: Path, tmp_path: Path, 
     assert len(_json_lines(capsys)) == 3 and not (out / "out").exists()
 
 
-def test_output_on_top_of_an_input_is_refused(media: Path, tmp_path: Path, capsys) -> None:
+def test_outputs_never_replace_an_input(media: Path, tmp_path: Path, capsys) -> None:
     photo = _face_png(media, tmp_path / "in" / "a.png")
+    before = photo.read_bytes()
     assert main(["image", str(photo), "-o", str(photo)]) == 2
     assert "a.png would overwrite the input; choose another -o" in capsys.readouterr().err
     assert main(["image", str(photo.parent), "-o", str(photo.parent)]) == 2
-    assert f"the output folder {photo.parent} holds the input {photo.parent}; choose" in capsys.readouterr().err
-    # An input inside the output folder could be written over before it is read: b.png's output
-    # would be out/b.png, the second input.
+    assert "in is the input folder; choose another -o" in capsys.readouterr().err
+    assert main(["image", str(photo), "-o", str(photo.parent), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert line["out"] == str(photo.parent / "a-2.png") and photo.read_bytes() == before
+    # b.png's output would be out/b.png, the second input, not read yet: it gets another name
     other = _face_png(media, tmp_path / "b.png")
     second = tmp_path / "out" / "b.png"
     second.parent.mkdir()
-    second.write_bytes(photo.read_bytes())
-    assert main(["image", str(other), str(second), "-o", str(second.parent)]) == 2
-    assert f"the output folder {second.parent} holds the input {second}; choose" in capsys.readouterr().err
-    assert main(["image", str(photo.parent), "-o", str(tmp_path)]) == 2  # an input folder inside it
-    assert second.read_bytes() == photo.read_bytes() and not (tmp_path / "a.png").exists()
+    second.write_bytes(before)
+    assert main(["image", str(other), str(second), "-o", str(second.parent), "--json"]) == 0
+    assert [line["out"] for line in _json_lines(capsys)] == [str(second.parent / f"b-{n}.png") for n in (2, 3)]
+    assert second.read_bytes() == before
+    # an input folder inside the output folder is still searched
+    nested = _face_png(media, tmp_path / "all" / "photos" / "b.png")
+    assert main(["image", str(nested.parent), "-o", str(tmp_path / "all"), "--json"]) == 0
+    (line,) = _json_lines(capsys)
+    assert line["out"] == str(tmp_path / "all" / "b.png")
 
 
-def test_links_in_the_output_folder_are_replaced_not_written_through(media: Path, tmp_path: Path, capsys) -> None:
+def test_links_in_the_output_folder_are_not_written_through(media: Path, tmp_path: Path, capsys) -> None:
     photo = _face_png(media, tmp_path / "in" / "a.png")
     before = photo.read_bytes()
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a.png").symlink_to(photo)
+    (out / "a.png").symlink_to(photo)  # a link to the input: the output goes beside it
     assert main(["image", str(photo), "-o", str(out), "--json"]) == 0
     (line,) = _json_lines(capsys)
     assert line["out"] == str(out / "a-2.png") and photo.read_bytes() == before
+    assert (out / "a.png").is_symlink()
+
+
+def test_a_folder_that_cannot_be_listed(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+
+    def refuse(path: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "scandir", refuse)  # as for a user without read permission
+    assert main(["image", str(locked)]) == 2
+    assert f"facemoji image: {locked}: cannot list the folder (Permission denied)" in capsys.readouterr().err
+    assert main(["image", str(tmp_path / ("z" * 300))]) == 2  # too long a name even to look for
+    assert "File name too long" in capsys.readouterr().err
+    assert main(["image", str(tmp_path), "-o", str(tmp_path / ("z" * 300))]) == 2
+    assert "File name too long" in capsys.readouterr().err
 
 
 def test_a_failed_write_keeps_the_faces_and_says_where(media: Path, tmp_path: Path, capsys) -> None:

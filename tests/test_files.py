@@ -67,3 +67,7 @@ def test_only_files_and_links_are_replaced(tmp_path: Path) -> None:
         with pytest.raises(OSError, match="it exists and is not a regular file"):
             write_atomic(tmp_path / name, b"x")
     assert (tmp_path / "folder").is_dir() and not (tmp_path / "fifo").is_file()
+    (tmp_path / "link").symlink_to(tmp_path / "fifo")  # the link itself is replaced, not what it points at
+    write_atomic(tmp_path / "link", b"x")
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "link").read_bytes() == b"x"
+    assert (tmp_path / "fifo").exists() and not (tmp_path / "fifo").is_file()

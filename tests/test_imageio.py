@@ -435,12 +435,12 @@ def test_a_folder_gone_mid_walk_is_reported_and_skipped(tmp_path: Path) -> None:
     for name in ("a/1.jpg", "b/2.jpg", "c/3.jpg"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).touch()
-    errors: list[ImageError] = []
-    paths = iter_image_paths([tmp_path], errors.append)
+    errors: list[tuple[Path, str]] = []
+    paths = iter_image_paths([tmp_path], lambda folder, reason: errors.append((folder, reason)))
     assert next(paths) == tmp_path / "a/1.jpg"
     shutil.rmtree(tmp_path / "b")
     assert list(paths) == [tmp_path / "c/3.jpg"]
-    assert [str(e) for e in errors] == [f"{tmp_path / 'b'}: cannot list the folder (No such file or directory)"]
+    assert errors == [(tmp_path / "b", "cannot list the folder (No such file or directory)")]
     (tmp_path / "b").mkdir()
     paths = iter_image_paths([tmp_path])
     next(paths)

@@ -59,11 +59,13 @@ def test_explicit_path_wins_over_env(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_missing_explicit_path_or_env_file_raises(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(lm.LandmarkerModelError, match=r"model path .*nope\.task is not a file"):
+    with pytest.raises(lm.LandmarkerModelError, match=r"^model path \S*nope\.task is not a file; expected"):
         lm.landmarker_model_path(tmp_path / "nope.task")
     monkeypatch.setenv(lm.ENV_VAR, str(tmp_path / "gone.task"))
-    with pytest.raises(lm.LandmarkerModelError, match=r"\$FACEMOJI_LANDMARKER .*gone\.task is not a file"):
+    with pytest.raises(lm.LandmarkerModelError, match=r"^\$FACEMOJI_LANDMARKER \S*gone\.task is not a file; expected"):
         lm.landmarker_model_path()
+    with pytest.raises(lm.LandmarkerModelError, match=r"^model path ~nosuchuser-facemoji/x\.task cannot be used"):
+        lm.landmarker_model_path("~nosuchuser-facemoji/x.task")
 
 
 def test_bundled_package_is_found_without_importing_it() -> None:

@@ -40,7 +40,7 @@ def test_person_mask_refuses_bad_input(segmenter: PersonSegmenter) -> None:
         segmenter.person_mask(np.zeros((10, 10, 3)))
 
 
-def test_cover_face_centres_the_overlay_on_the_box() -> None:
+def test_cover_face_centres_the_overlay_on_the_frame() -> None:
     base = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
     red = Image.new("RGBA", (10, 10), (255, 0, 0, 255))
     out = np.asarray(cover_face(base, red, HeadFrame(50, 40, 20, 20)))

@@ -83,6 +83,6 @@ def test_unwritable_folder_is_reported(tmp_path: Path) -> None:
 
 def test_a_folder_in_a_stickers_place_stops_the_pack_before_any_file(tmp_path: Path) -> None:
     (tmp_path / "pack" / "sad.png").mkdir(parents=True)
-    with pytest.raises(StickerError, match=r"cannot write the pack: .*sad\.png is a folder"):
+    with pytest.raises(StickerError, match=r"cannot write the pack: .*sad\.png: it exists and is not a regular file"):
         write_sticker_pack(PRESETS["classic"], tmp_path / "pack")
     assert [p.name for p in (tmp_path / "pack").iterdir()] == ["sad.png"]

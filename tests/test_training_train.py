@@ -203,6 +203,11 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
     assert message in capsys.readouterr().err
 
 
+def test_a_network_past_its_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", "x.zip", "--width", "5000", "--out", str(tmp_path / "run")]) == 2
+    assert "facemoji train: width must be a whole number from 1 to 4096, got 5000" in capsys.readouterr().err
+
+
 def test_without_the_train_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     for module in ("torch", "facemoji.training.models", "lightning", "lightning.pytorch.utilities"):
         monkeypatch.setitem(sys.modules, module, None)  # makes `import` fail as if not installed

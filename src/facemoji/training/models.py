@@ -15,6 +15,9 @@ from torch import nn
 from facemoji.emotions import EMOTIONS
 
 
+MAX_WIDTH = 4096  # channels of a first stage; far past what trains on FER-2013's 48 px faces
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = "vgg"
@@ -26,7 +29,7 @@ class ModelConfig:
         # Checked here because a checkpoint's stored configuration is input too.
         if not isinstance(self.arch, str):
             raise ValueError(f"arch must be a name, got {self.arch!r}")
-        for name, low, high in (("input_size", 16, 48), ("width", 1, 4096)):
+        for name, low, high in (("input_size", 16, 48), ("width", 1, MAX_WIDTH)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")

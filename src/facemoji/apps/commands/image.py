@@ -54,19 +54,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.paths]
     single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
-    if (problem := _bad_out(args.out, inputs, single_file)) is not None:
-        print(f"facemoji image: {problem}", file=sys.stderr)
-        return 2
     # an output folder inside an input folder is not searched (it may hold an earlier run's output)
     skip = None if args.out is None or single_file else Path(os.path.realpath(args.out))
+    unlisted: list[str] = []
     try:
-        total = sum(1 for _ in _with_roots(inputs, skip, on_error=lambda e: None))
-    except ImageError as e:
+        if (problem := _bad_out(args.out, inputs, single_file)) is not None:
+            print(f"facemoji image: {problem}", file=sys.stderr)
+            return 2
+        # Count for the progress bar, and note every input, so that no output replaces one unread.
+        total, keys = 0, set()
+        for path, _ in _with_roots(inputs, skip, on_error=lambda folder, why: unlisted.append(f"{folder}: {why}")):
+            total += 1
+            keys.add(_key(path))
+    except (ImageError, OSError) as e:  # a missing input; a path too long to look at
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
-    if total == 0:
-        print(f"facemoji image: no images in {', '.join(args.paths)} (looked for {_LOOKED_FOR})", file=sys.stderr)
-        return 0
+    if not total:
+        for problem in unlisted or [f"no images in {', '.join(args.paths)} (looked for {_LOOKED_FOR})"]:
+            print(f"facemoji image: {problem}", file=sys.stderr)
+        return 2 if unlisted else 0
     # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
     options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels)
@@ -80,13 +86,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             tqdm.write(_summary(line), file=sys.stdout)
 
-    def folder_error(e: ImageError) -> None:  # a folder gone or locked since the count: say so, go on
-        path, _, error = str(e).partition(": ")
-        report({"path": path, "faces": [], "out": None, "error": error})
+    def folder_error(folder: Path, reason: str) -> None:  # a folder that cannot be listed: say so, go on
+        report({"path": str(folder), "faces": [], "out": None, "error": reason})
 
     try:
         with Emojifier(options) as engine:
-            targets = _Targets(args.out, single_file)
+            targets = _Targets(args.out, single_file, inputs=keys)
             images = _with_roots(inputs, skip, on_error=folder_error)
             for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
                 line = _one(engine, path, targets.pick(path, root), args)
@@ -113,16 +118,13 @@ def _bad_out(out: Path | None, inputs: list[Path], single_file: bool) -> str | N
         return f"cannot write {out.suffix} images; name a .png, .jpg, .jpeg or .webp file, or a folder"
     if out.exists() and not out.is_dir():
         return f"{out} is a file, not a folder; name a folder for the outputs, or an image file for one input"
-    # An input inside the output folder could be written over before it is read.
-    folder = Path(os.path.realpath(out))
-    for given in inputs:
-        if Path(os.path.realpath(given)).is_relative_to(folder):
-            return f"the output folder {out} holds the input {given}; choose another -o"
+    if any(p.is_dir() and same_file(out, p) for p in inputs):
+        return f"{out} is the input folder; choose another -o"
     return None
 
 
 def _with_roots(
-    inputs: list[Path], skip: Path | None, on_error: Callable[[ImageError], None]
+    inputs: list[Path], skip: Path | None, on_error: Callable[[Path, str], None]
 ) -> Iterator[tuple[Path, Path]]:
     """Each image with the folder its output path is made relative to.
 
@@ -139,12 +141,16 @@ def _with_roots(
                 yield path, root
 
 
+def _key(path: Path) -> int:
+    """A file's identity for this run: a hash of its real path (a set of the paths would take ~0.5 KB per image)."""
+    return hash(os.path.realpath(path))
+
+
 class _Targets:
     """Output paths, one per input image, never the same twice in a run and never an input file."""
 
-    def __init__(self, out: Path | None, single_file: bool) -> None:
-        self.out, self.single_file = out, single_file
-        # hashes of the real paths handed out: a set of the paths would take about 0.5 KB per image
+    def __init__(self, out: Path | None, single_file: bool, inputs: set[int]) -> None:
+        self.out, self.single_file, self._inputs = out, single_file, inputs
         self._taken: set[int] = set()
 
     def pick(self, path: Path, root: Path) -> Path | None:
@@ -152,10 +158,10 @@ class _Targets:
             return self.out
         rel = path.relative_to(root)
         base = self.out / (rel if rel.suffix.lower() in SAVE_SUFFIXES else rel.with_name(rel.name + ".png"))
-        # Same-named photos from different folders on the command line, x.gif beside x.gif.png, or a
-        # link in the output folder to an input: number the name rather than write over either.
+        # Same-named photos from different folders on the command line, x.gif beside x.gif.png, an
+        # input in the output folder, or a hard link to one: number the name rather than write over it.
         target, n = base, 1
-        while (key := hash(os.path.realpath(target))) in self._taken or same_file(target, path):
+        while (key := _key(target)) in self._taken or key in self._inputs or same_file(target, path):
             n += 1
             target = base.with_stem(f"{base.stem}-{n}")
         self._taken.add(key)

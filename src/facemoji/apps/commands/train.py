@@ -70,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in ("epochs", "width", "batch_size", "lr", "patience", "limit", "seed")}
     options |= {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes")}
     options["teachers"] = [str(run) for run in args.teachers] if args.teachers else None
-    cfg = resolve_config(str(args.data), args.arch, out=str(args.out), **options)
+    try:
+        cfg = resolve_config(str(args.data), args.arch, out=str(args.out), **options)
+    except ValueError as e:  # the network's own limits, e.g. --width
+        print(f"facemoji train: {e}", file=sys.stderr)
+        return 2
     try:
         out = train(cfg, resume=args.resume)
     except (DatasetError, TeacherError, OSError) as e:
