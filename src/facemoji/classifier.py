@@ -97,7 +97,8 @@ class EmotionClassifier:
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if not 1 <= s <= FACE_SIZE or [(i.type, i.shape[1:]) for i in inputs] != [("tensor(float)", [1, s, s])]:
             got = "; ".join(f"{i.type} {i.shape}" for i in inputs)
-            raise ModelError(f"{path} takes {got}; expected one float input of shape (N, 1, {s}, {s}), {s} <= {FACE_SIZE}")
+            expected = f"one float input of shape (N, 1, {s}, {s}), {s} <= {FACE_SIZE}"
+            raise ModelError(f"{path} takes {got}; expected {expected}")
         if [(o.type, o.shape[1:]) for o in outputs] != [("tensor(float)", [n])]:
             got = "; ".join(f"{o.type} {o.shape}" for o in outputs)
             raise ModelError(f"{path} returns {got}; expected one float output of shape (N, {n})")

@@ -14,7 +14,6 @@ from torch import nn
 
 from facemoji.emotions import EMOTIONS
 
-
 MAX_WIDTH = 4096  # channels of a first stage; far past what trains on FER-2013's 48 px faces
 
 
