@@ -17,12 +17,12 @@ import importlib.util
 from pathlib import Path
 from types import TracebackType
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from facemoji.mediapipe_tasks import TaskHandle, mp_image
-from facemoji.render.headframe import HeadFrame, clockwise
+from facemoji.render.compose import paste_turned
+from facemoji.render.headframe import HeadFrame
 
 MODEL_NAME = "selfie_segmenter.tflite"
 
@@ -138,20 +138,6 @@ def cover_face(
     face = np.array([(x0 + x1) / 2, (y0 + y1) / 2]) * (art.width / overlay.width, art.height / overlay.height)
     # A whole-pixel shift keeps an upright overlay that needs no more scaling sharp.
     centre = face + np.rint(np.array([frame.cx, frame.cy]) - face)
-    linear = clockwise(frame.roll) * (k / fit)  # the scaling Lanczos left, and the turn about the face centre
-    corners = (np.array([[0, 0], [art.width, 0], [0, art.height], [art.width, art.height]]) - face) @ linear.T + centre
-    # Only the part of the canvas the overlay reaches is warped, however large the overlay gets.
-    left, top = np.maximum(np.floor(corners.min(axis=0)), 0).astype(int)
-    right, bottom = np.minimum(np.ceil(corners.max(axis=0)), image.size).astype(int)
     out = image.convert("RGBA")
-    if right <= left or bottom <= top:
-        return out
-    offset = centre - linear @ face - (left, top)  # overlay pixel edges -> layer pixel edges
-    offset += linear @ (0.5, 0.5) - 0.5  # OpenCV puts pixel centres on integer coordinates
-    # Premultiplied, so interpolation does not pull the transparent black around the art into a dark rim.
-    turned = cv2.warpAffine(
-        np.asarray(art.convert("RGBa")), np.hstack([linear, offset[:, None]]), (right - left, bottom - top),
-        flags=cv2.INTER_LINEAR,
-    )
-    out.alpha_composite(Image.fromarray(turned, "RGBa").convert("RGBA"), (int(left), int(top)))
+    paste_turned(out, art, tuple(face), tuple(centre), k / fit, frame.roll)  # the scaling Lanczos left, the turn
     return out

@@ -7,12 +7,12 @@ import math
 from collections.abc import Sequence
 from enum import Enum
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from facemoji.emotions import Emotion
 from facemoji.imageio import check_rgb
+from facemoji.render.compose import paste_turned
 from facemoji.render.emoji import MAX_EMOJI_SIZE, emoji_image, get_emoji_set
 from facemoji.render.headframe import head_frame
 from facemoji.results import Face
@@ -89,24 +89,12 @@ def draw_emoji_over_face(canvas: Image.Image, face: Face, emoji_set: str = "twem
         ValueError: ``emoji_set`` is not a registered emoji set.
     """
     frame = head_frame(face)
-    cx, cy, extent = frame.cx, frame.cy, max(frame.width, frame.height)
     # Larger than twice the image, the emoji would only cover all of it anyway.
-    size = min(max(1, round(extent * OVERLAY_SCALE)), 2 * max(canvas.size))
+    size = min(max(1, round(max(frame.width, frame.height) * OVERLAY_SCALE)), 2 * max(canvas.size))
     drawn = _drawn_size(size)
-    # Premultiplied, so interpolation does not pull the transparent black around the art into a dark rim.
-    art = np.asarray(emoji_image(face.emotion, drawn, emoji_set).convert("RGBa"))
-    theta = math.radians(face.pose.roll)
-    side = math.ceil(size * (abs(math.cos(theta)) + abs(math.sin(theta))))
-    # One warp scales the art to ``size`` and turns it; OpenCV's positive angle is anticlockwise, roll is clockwise.
-    middle = (drawn - 1) / 2  # OpenCV puts pixel centres on integer coordinates
-    warp = cv2.getRotationMatrix2D((middle, middle), -face.pose.roll, size / drawn)
-    warp[:, 2] += (side - 1) / 2 - middle
-    turned = Image.fromarray(cv2.warpAffine(art, warp, (side, side), flags=cv2.INTER_LINEAR), "RGBa").convert("RGBA")
-    corner = (round(cx - side / 2), round(cy - side / 2))
-    if canvas.mode == "RGBA":
-        canvas.alpha_composite(turned, corner)
-    else:
-        canvas.paste(turned, corner, turned)
+    middle = drawn / 2
+    art = emoji_image(face.emotion, drawn, emoji_set)
+    paste_turned(canvas, art, (middle, middle), (frame.cx, frame.cy), size / drawn, frame.roll)
 
 
 def _drawn_size(size: int) -> int:
