@@ -194,6 +194,8 @@ def test_fewer_faces_than_one_batch(fer_zip: Path, tmp_path: Path, capsys: pytes
         (["--epochs", "0"], "argument --epochs: must be positive, got 0"),
         (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
         (["--arch", "resnet"], "argument --arch: invalid choice: 'resnet'"),
+        (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+        (["--seed", "-1"], "argument --seed: must be from 0 to 4,294,967,295, got -1"),
     ],
 )
 def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -201,6 +203,43 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
         main(["train", "--data", "x.zip", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_resume_keeps_the_run_as_it_was(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0
+    config = (out / "config.json").read_bytes()
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume", "--width", "16"]) == 2
+    assert "was trained with --width 8; resume with the same options or leave them out" in capsys.readouterr().err
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume", "--epochs", "3"]) == 2
+    assert "was trained with --epochs 1" in capsys.readouterr().err  # one-cycle's schedule is fixed
+    (out / "checkpoints" / "last.ckpt").write_bytes(b"")
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load a facemoji checkpoint from" in err and len(err.splitlines()) == 1
+    assert (out / "config.json").read_bytes() == config  # never rewritten by a resume
+
+
+def test_out_folders_that_are_not_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"mine": "precious"}')
+    assert main(["train", "--data", str(fer_zip), "--out", str(mine), *QUICK]) == 1
+    assert "holds files that are not a facemoji run" in capsys.readouterr().err
+    assert (mine / "config.json").read_text() == '{"mine": "precious"}'
+    data = write_kaggle_tree(tmp_path / "fer", per_class=10)
+    assert main(["train", "--data", str(data), "--out", str(data / "run"), *QUICK]) == 1
+    assert "is inside the data folder" in capsys.readouterr().err
+    (tmp_path / "blocked" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "blocked" / "checkpoints" / "x").write_text("")  # not a run's file: refused, not overwritten
+    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "blocked"), *QUICK]) == 1
+    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "nodes"), "--num-nodes", "2"]) == 2
+    assert "--num-nodes needs torchrun on every machine" in capsys.readouterr().err
+
+
+def test_a_diverging_run_says_so(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "run"), *QUICK, "--lr", "1e30"]) == 1
+    assert "training diverged: the loss is not a finite number; lower --lr" in capsys.readouterr().err
 
 
 def test_a_network_past_its_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -11,6 +12,8 @@ def positive(kind: type[int] | type[float], most: int | None = None) -> Callable
 
     def parse(text: str) -> int | float:
         value = kind(text)
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         if most is not None and value > most:
@@ -18,4 +21,17 @@ def positive(kind: type[int] | type[float], most: int | None = None) -> Callable
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """A type that parses an integer from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high:,}, got {text}")
+        return value
+
+    parse.__name__ = "int"
     return parse

@@ -11,7 +11,10 @@ Lightning picks up the torchrun environment and trains with DDP.
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass, field
+import json
+import math
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
@@ -229,8 +232,50 @@ def resolve_config(data: str, arch: str = "vgg", **overrides) -> TrainConfig:
     return TrainConfig(data=data, model=model, **options)
 
 
+class ResumeError(ValueError):
+    """A run that cannot be resumed as asked."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number (a learning rate far too high)."""
+
+
+def resume_config(out: Path, data: str, **explicit: object) -> TrainConfig:
+    """The configuration a run in ``out`` was started with, its data path replaced by ``data``.
+
+    ``explicit`` holds the options given again (None for those left out, as :func:`resolve_config`
+    takes them); each must match the run's, since a run resumes only on its own schedule and
+    network, except ``patience``, and ``epochs`` for a run without a schedule (``seed-cnn``).
+
+    Raises:
+        ResumeError: ``out/config.json`` is missing or unreadable, or an option differs.
+    """
+    try:
+        saved = json.loads((out / "config.json").read_text())
+        cfg = TrainConfig(
+            **{k: v for k, v in saved.items() if k not in ("model", "augment", "data")},
+            data=data, model=ModelConfig(**saved["model"]), augment=AugmentConfig(**saved["augment"]),
+        )  # fmt: skip
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ResumeError(f"cannot resume {out}: its config.json is missing or damaged ({e})") from e
+    given = {k: v for k, v in explicit.items() if v is not None}
+    # Patience only steers early stopping; a constant rate (adam) has no schedule to outgrow, so
+    # such a run may get more epochs. One-cycle's schedule is laid out over the epochs it began with.
+    free = {"patience"} | ({"epochs"} if cfg.optimizer == "adam" else set())
+    had = {**asdict(cfg), **asdict(cfg.model)}
+    if differ := [f"--{k.replace('_', '-')} {had[k]}" for k in sorted(given) if k not in free and given[k] != had[k]]:
+        raise ResumeError(f"{out} was trained with {', '.join(differ)}; resume with the same options or leave them out")
+    return replace(cfg, **{k: given[k] for k in free & given.keys()})
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Train, export the best checkpoint to ONNX and return the run folder."""
+    """Train, export the best checkpoint to ONNX and return the run folder.
+
+    Raises:
+        DatasetError, TeacherError, CheckpointError: bad data, teachers or (resuming) last checkpoint.
+        OSError: the run folder cannot be written.
+        TrainingDiverged: the loss became infinite or not a number.
+    """
     from facemoji.training.export import export_onnx
     from facemoji.training.plots import plot_curves
 
@@ -251,11 +296,19 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             f"{processes} processes); lower --batch-size or give more data"
         )
 
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume:
+        load_checkpoint(last)  # a damaged checkpoint fails here, in one line, not inside Lightning
+    # Lightning swallows errors writing checkpoints: a folder it cannot write would lose the whole run.
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=ckpt_dir):
+        pass
     config_dict = asdict(cfg)
-    save_json(config_dict, out / "config.json")
+    if not resume:
+        save_json(config_dict, out / "config.json")
     module = EmotionModule(config_dict)
     module.teachers = teachers
-    ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
@@ -268,13 +321,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         deterministic=False,
         enable_model_summary=False,
     )
-    last = ckpt_dir / "last.ckpt"
     trainer.fit(
         module,
         _loader(train_ds, cfg.batch_size, shuffle=True),
         _loader(val_ds, 512, shuffle=False),
         ckpt_path=str(last) if resume and last.exists() else None,
     )
+    if not math.isfinite(float(trainer.callback_metrics.get("train_loss", 0.0))):
+        raise TrainingDiverged("training diverged: the loss is not a finite number; lower --lr")
     if trainer.global_rank == 0:
         plot_curves(out / "metrics.csv", out / "curves.png")
         winner = load_checkpoint(Path(best.best_model_path or last))

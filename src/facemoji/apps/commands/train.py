@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import sys
 from pathlib import Path
 
-from facemoji.apps.arguments import positive
+from facemoji.apps.arguments import positive, whole
 
 INSTALL_HINT = "install the train extra: pip install 'facemoji[train]'"
 
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", required=True, type=Path,
         help="Kaggle FER-2013 folder or .zip, fer2013.csv, or a folder with one sub-folder per class",
     )  # fmt: skip
-    parser.add_argument("--arch", default="vgg", choices=_architectures(), help="network (default: vgg)")
+    parser.add_argument("--arch", choices=_architectures(), help="network (default: vgg)")
     parser.add_argument("--epochs", type=pos_int, help="maximum epochs (default: 120)")
     parser.add_argument("--out", type=Path, default=Path("runs/emotion"), help="run folder (default: runs/emotion)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=pos_float, help="peak learning rate (default: the architecture's recipe)")
     parser.add_argument("--patience", type=pos_int, help="epochs without a better validation accuracy (default: 25)")
     parser.add_argument("--limit", type=pos_int, help="use only N training and N validation faces (quick trials)")
-    parser.add_argument("--seed", type=int, help="random seed (default: 42)")
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), help="random seed (default: 42)")
     parser.add_argument(
         "--teacher", dest="teachers", nargs="+", type=Path, metavar="RUN",
         help="distil from these finished runs' best networks (their mean answer on the same augmented faces)",
@@ -51,38 +53,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
         from lightning.pytorch.utilities import rank_zero_only
 
         from facemoji.training.data import DatasetError
-        from facemoji.training.train import TeacherError, resolve_config, train
+        from facemoji.training.train import (
+            CheckpointError,
+            TeacherError,
+            TrainingDiverged,
+            resolve_config,
+            resume_config,
+            train,
+        )
     except ImportError as e:
         print(f"facemoji train: {(e.name or 'torch').split('.')[0]} is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
 
-    last = args.out / "checkpoints" / "last.ckpt"
-    if args.resume and not last.is_file():
-        print(f"facemoji train: nothing to resume: {last} does not exist", file=sys.stderr)
+    if (problem := _bad_out(args)) is not None:
+        print(f"facemoji train: {problem}", file=sys.stderr)
         return 1
-    if not args.resume and last.is_file():
-        print(f"facemoji train: {args.out} already holds a run; pass --resume or choose another --out", file=sys.stderr)
-        return 1
+    if args.num_nodes and args.num_nodes > 1 and "WORLD_SIZE" not in os.environ:
+        print("facemoji train: --num-nodes needs torchrun on every machine (see docs/training.md)", file=sys.stderr)
+        return 2
 
     options = {k: getattr(args, k) for k in ("epochs", "width", "batch_size", "lr", "patience", "limit", "seed")}
     options |= {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes")}
     options["teachers"] = [str(run) for run in args.teachers] if args.teachers else None
     try:
-        cfg = resolve_config(str(args.data), args.arch, out=str(args.out), **options)
-    except ValueError as e:  # the network's own limits, e.g. --width
+        if args.resume:
+            cfg = resume_config(args.out, str(args.data), arch=args.arch, **options)
+        else:
+            cfg = resolve_config(str(args.data), args.arch or "vgg", out=str(args.out), **options)
+    except ValueError as e:  # the network's own limits (--width), or options a resumed run was not trained with
         print(f"facemoji train: {e}", file=sys.stderr)
         return 2
     try:
         out = train(cfg, resume=args.resume)
-    except (DatasetError, TeacherError, OSError) as e:
+    except (DatasetError, TeacherError, CheckpointError, TrainingDiverged, OSError) as e:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 1
+    except MisconfigurationException as e:  # Lightning: e.g. --accelerator gpu without a GPU
+        print(f"facemoji train: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
     if rank_zero_only.rank == 0:
         print(f"best validation accuracy {_best_val_acc(out / 'metrics.csv'):.4f}; model: {out / 'model.onnx'}")
     return 0
+
+
+_RUN_FILES = frozenset({"config.json", "metrics.csv", "checkpoints", "curves.png", "model.onnx"})
+
+
+def _bad_out(args: argparse.Namespace) -> str | None:
+    """Why ``--out`` cannot take this run, or None."""
+    out, last = args.out, args.out / "checkpoints" / "last.ckpt"
+    try:
+        if args.resume:
+            return None if last.is_file() else f"nothing to resume: {last} does not exist"
+        if last.is_file():
+            return f"{out} already holds a run; pass --resume or choose another --out"
+        if args.data.is_dir() and out.resolve().is_relative_to(args.data.resolve()):
+            return f"{out} is inside the data folder {args.data}; its plots would become training images"
+        if out.is_dir() and any(out.iterdir()) and not _unfinished_run(out):
+            return f"{out} holds files that are not a facemoji run; choose a new or empty folder"
+    except OSError as e:
+        return f"cannot use {out} ({e.strerror or e})"
+    return None
+
+
+def _unfinished_run(folder: Path) -> bool:
+    """A run stopped before its first checkpoint: only a run's own files, and its config.json is one."""
+    if not {p.name for p in folder.iterdir()} <= _RUN_FILES:
+        return False
+    try:
+        return "val_split" in json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _best_val_acc(metrics_csv: Path) -> float:
