@@ -110,7 +110,17 @@ def test_evaluate_bad_inputs(tiny: Path, tmp_path: Path, capsys: pytest.CaptureF
     (blocked / "confusion.png").mkdir(parents=True)  # the plot cannot land there
     assert main(["evaluate", "--data", str(kaggle), "--model", str(tiny), "--out", str(blocked)]) == 1
     assert f"cannot write to {blocked}" in capsys.readouterr().err
-    assert sorted(p.name for p in blocked.iterdir()) == ["confusion.png", "evaluation.json"]
+    assert sorted(p.name for p in blocked.iterdir()) == ["confusion.png"]  # nothing else written either
+    assert main(["evaluate", "--data", str(kaggle), "--model", str(tiny), "--out", str(kaggle / "eval")]) == 2
+    assert "is inside the data folder" in capsys.readouterr().err
+
+
+def test_evaluate_a_model_whose_name_looks_like_math(tiny: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "m$\\foo{$.onnx"  # matplotlib would parse "$...$" in the plot's title as math text
+    odd.write_bytes(tiny.read_bytes())
+    kaggle = write_kaggle_tree(tmp_path / "fer", per_class=1)
+    assert main(["evaluate", "--data", str(kaggle), "--model", str(odd), "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["confusion.png", "evaluation.json"]
 
 
 def test_evaluate_does_not_need_torch(tiny: Path, tmp_path: Path) -> None:

@@ -42,10 +42,15 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, DatasetError) as e:
         print(f"facemoji evaluate: {e}", file=sys.stderr)
         return 1
+    out = args.out or Path("runs") / f"eval-{classifier.path.stem}-{args.data.stem}-{dataset.split}"
+    if args.data.is_dir() and out.resolve().is_relative_to(args.data.resolve()):
+        print(f"facemoji evaluate: {out} is inside the data folder; its plot would be scored too", file=sys.stderr)
+        return 2
     result = evaluate(classifier, dataset)
-    out = args.out or Path("runs") / f"eval-{classifier.path.stem}-{args.data.stem}-{result.split}"
-    try:
-        written = [save_json(result.to_dict(), out / "evaluation.json"), _confusion_png(result, out)]
+    try:  # the plot first: it is the one that can fail on odd input, and then nothing is written
+        out.mkdir(parents=True, exist_ok=True)
+        plot = _confusion_png(result, out)
+        report = save_json(result.to_dict(), out / "evaluation.json")
     except OSError as e:
         print(f"facemoji evaluate: cannot write to {out}: {e}", file=sys.stderr)
         return 1
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for name, m in result.per_class.items():
         print(f"{name:<10}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10}")
-    print("wrote " + ", ".join(str(p) for p in written))
+    print(f"wrote {report}, {plot}")
     return 0
 
 
