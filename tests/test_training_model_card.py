@@ -84,10 +84,25 @@ def test_unfinished_runs_data_without_splits_and_a_file_as_out(
     taken.write_text("a file")
     assert main([*argv, "--data", str(setup["data"]), "--out", str(taken)]) == 1
     assert "model card: " in capsys.readouterr().err and taken.read_text() == "a file"
-    (setup["run"] / "metrics.csv").write_text("epoch,train_loss,train_acc,val_loss,val_acc\n")
-    assert main([*argv, "--data", str(setup["data"]), *out]) == 1
-    assert "is not a finished facemoji training run" in capsys.readouterr().err
+    for metrics in ("epoch,train_loss,train_acc,val_loss,val_acc\n", "step,val_acc\n0,0.5\n", "epoch,val_acc\n0,\n"):
+        (setup["run"] / "metrics.csv").write_text(metrics)  # no epochs, no epoch column, no accuracy
+        assert main([*argv, "--data", str(setup["data"]), *out]) == 1
+        assert "is not a finished facemoji training run" in capsys.readouterr().err
     assert not (tmp_path / "models").exists()
+
+
+def test_a_model_and_its_card_change_together(setup: dict[str, Path], tmp_path: Path, capsys) -> None:
+    out = tmp_path / "models"
+    (out / "MODEL_CARD.md").mkdir(parents=True)  # the card cannot be written: the model is not replaced either
+    argv = ["--model", str(setup["model"]), "--run", str(setup["run"]), "--data", str(setup["data"])]
+    assert main([*argv, "--out", str(out)]) == 1
+    assert "model card: " in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["MODEL_CARD.md"]
+    config = json.loads((setup["run"] / "config.json").read_text())
+    config["model"]["width"] = 48
+    (setup["run"] / "config.json").write_text(json.dumps(config))  # the run trained another network
+    assert main([*argv, "--out", str(tmp_path / "other")]) == 1
+    assert "none of the runs trained one" in capsys.readouterr().err
 
 
 def test_runs_must_match_the_networks(setup: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -23,9 +23,9 @@ from pathlib import Path
 import onnxruntime
 
 from facemoji.classifier import EmotionClassifier, ModelError
-from facemoji.files import write_atomic
+from facemoji.files import write_all_atomic
 from facemoji.training.data import DatasetError, file_sha256, load_dataset
-from facemoji.training.evaluate import Evaluation, evaluate, save_json, time_per_face
+from facemoji.training.evaluate import Evaluation, evaluate, time_per_face
 
 CARD_SPLITS = ("public", "private", "test")
 SHIPPED_NAME = "emotion.onnx"
@@ -55,13 +55,18 @@ def training_summary(run: Path) -> dict:
     """
     config = json.loads((run / "config.json").read_text())
     epochs: dict[int, dict[str, float]] = {}
+    incomplete = ValueError(f"{run} is not a finished facemoji training run (config.json or metrics.csv incomplete)")
     with (run / "metrics.csv").open() as f:
         for row in csv.DictReader(f):
-            values = {k: float(v) for k, v in row.items() if v and k not in ("epoch", "step")}
+            if not row.get("epoch"):
+                raise incomplete
+            values = {k: float(v) for k, v in row.items() if k and v and k not in ("epoch", "step")}
             epochs.setdefault(int(row["epoch"]), {}).update(values)
     if not epochs or not isinstance(config, dict) or "val_split" not in config:
-        raise ValueError(f"{run} is not a finished facemoji training run (config.json or metrics.csv incomplete)")
+        raise incomplete
     best = max(epochs, key=lambda e: epochs[e].get("val_acc", -1.0))
+    if not {"val_acc", "train_acc"} <= epochs[best].keys():
+        raise incomplete
     return {
         "config": config,
         "epochs_run": len(epochs),
@@ -93,6 +98,9 @@ def build_card(
     info = EmotionClassifier(model).info
     if len(runs) != info.members:
         raise ValueError(f"{model.name} holds {info.members} network(s) but {len(runs)} run(s) were given")
+    training = [training_summary(run) for run in runs]
+    if not any(t["config"].get("model") == info.config for t in training):
+        raise ValueError(f"{model.name} is a {info.config} network; none of the runs trained one")
     latency = time_per_face(model, runs=timing_runs)
     splits = {s: load_dataset(data, s) for s in ("train", "public", "private")}
     if any(d.split != s for s, d in splits.items()):
@@ -123,7 +131,7 @@ def build_card(
             f"augmentation included), ONNX Runtime {onnxruntime.__version__} on 1 thread, {_cpu_name()}; "
             "the wall time matches it when the machine is otherwise idle"
         ),
-        "training": [training_summary(run) for run in runs],
+        "training": training,
         "licence": LICENCE,
     }
     if baseline:
@@ -213,11 +221,6 @@ def render_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_card(card: dict, out_dir: Path) -> tuple[Path, Path]:
-    json_path = save_json(card, out_dir / "model_card.json")
-    return write_atomic(out_dir / "MODEL_CARD.md", render_markdown(card)), json_path
-
-
 def evaluate_splits(model: Path, data: Path, splits: tuple[str, ...] = CARD_SPLITS) -> dict[str, Evaluation]:
     """Evaluate ``model`` on each split of ``data`` (ONNX Runtime, all cores)."""
     classifier = EmotionClassifier(model, threads=os.cpu_count() or 1)
@@ -237,9 +240,14 @@ def ship(
     card = build_card(model, runs, data, evaluations, baseline_evals)
     out_dir.mkdir(parents=True, exist_ok=True)
     shipped = out_dir / SHIPPED_NAME
+    files = {
+        out_dir / "MODEL_CARD.md": render_markdown(card),  # rendered before anything is written
+        out_dir / "model_card.json": json.dumps(card, indent=2) + "\n",
+    }
     if model.resolve() != shipped.resolve():
-        write_atomic(shipped, model.read_bytes())
-    return shipped, *_write_card(card, out_dir)
+        files[shipped] = model.read_bytes()
+    write_all_atomic(files)  # the model and its card change together or not at all
+    return shipped, out_dir / "MODEL_CARD.md", out_dir / "model_card.json"
 
 
 def main(argv: list[str] | None = None) -> int:
