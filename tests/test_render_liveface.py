@@ -326,6 +326,14 @@ def test_smoother_misuse_messages() -> None:
         OneEuroSmoother(OneEuroOptions(min_cutoff=0.0))
 
 
+def test_a_refused_frame_leaves_the_smoothing_as_it_was() -> None:
+    live = LiveFace(size=np.int64(64))  # numpy integers are sizes too
+    live.smooth(FaceState(), 1.0)
+    with pytest.raises(SmoothingError, match="non-finite value for yaw"):
+        live.smooth(FaceState(yaw=math.inf), 2.0)
+    live.smooth(FaceState(), 2.0)  # the refused frame did not use up its time
+
+
 def _face(emotion: Emotion, shapes: dict[str, float], pose: Pose = STILL) -> Face:
     scores = {e: float(e == emotion) for e in EMOTIONS}
     return Face(Box(0, 0, 10, 10), emotion, scores, np.zeros((478, 3), np.float32), shapes, pose)

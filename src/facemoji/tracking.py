@@ -33,12 +33,25 @@ class FaceTracker:
     """
 
     def __init__(self, half_life_ms: float = 150.0, max_gap_ms: int = 1000, min_iou: float = 0.3) -> None:
+        if not half_life_ms > 0 or not max_gap_ms >= 0 or not 0 <= min_iou <= 1:
+            raise ValueError(f"expected half_life_ms > 0, max_gap_ms >= 0, min_iou in 0..1, got "
+                             f"{half_life_ms}, {max_gap_ms}, {min_iou}")  # fmt: skip
         self.half_life_ms, self.max_gap_ms, self.min_iou = half_life_ms, max_gap_ms, min_iou
         self._tracks: list[_Track] = []
         self._next_id = 0
+        self._last_ms: int | None = None
 
     def update(self, boxes: list[Box], probs: np.ndarray, timestamp_ms: int) -> list[tuple[int, np.ndarray]]:
-        """Returns ``(track_id, smoothed_probs)`` for each box, in the order given."""
+        """Returns ``(track_id, smoothed_probs)`` for each box, in the order given.
+
+        Raises:
+            ValueError: not one row of finite probabilities per box, or a timestamp before the last one.
+        """
+        if len(probs) != len(boxes) or not np.isfinite(probs).all():
+            raise ValueError(f"expected one row of finite probabilities per box: {len(boxes)} boxes, {len(probs)} rows")
+        if self._last_ms is not None and timestamp_ms < self._last_ms:
+            raise ValueError(f"timestamps must not go back: got {timestamp_ms} ms after {self._last_ms} ms")
+        self._last_ms = timestamp_ms
         self._tracks = [t for t in self._tracks if timestamp_ms - t.last_ms <= self.max_gap_ms]
         pairs = sorted(
             ((_iou(b, t.box), i, j) for i, b in enumerate(boxes) for j, t in enumerate(self._tracks)), reverse=True

@@ -20,6 +20,9 @@ clothes, see :mod:`facemoji.render.avatar_layers`) are rasterised once per emoti
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import cv2
 import numpy as np
 from PIL import Image
@@ -49,7 +52,7 @@ from facemoji.render.faceparts import (
     place,
     svg_shapes,
 )
-from facemoji.render.smoothing import OneEuroOptions, OneEuroSmoother
+from facemoji.render.smoothing import OneEuroOptions, OneEuroSmoother, SmoothingError
 from facemoji.results import Face
 
 __all__ = ["LOOKS", "FaceState", "LiveFace", "LiveFaceError"]
@@ -82,12 +85,12 @@ class LiveFace:
         that is not an :class:`AvatarProfile` (``None`` means the default profile)."""
         if look not in LOOKS:
             raise LiveFaceError(f"unknown look {look!r}; expected one of {', '.join(LOOKS)}")
-        if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
             raise LiveFaceError(f"size must be an integer from {MIN_SIZE} to {MAX_SIZE} px, got {size!r}")
         if profile is not None and not isinstance(profile, AvatarProfile):
             raise LiveFaceError(f"profile must be an AvatarProfile (see facemoji.render.avatar), got {profile!r}")
         self.look = look
-        self.size = size
+        self.size = int(size)
         self.profile = profile
         self._expression = OneEuroSmoother(EXPRESSION_SMOOTHING) if smooth else None
         self._pose = OneEuroSmoother(POSE_SMOOTHING) if smooth else None
@@ -100,6 +103,9 @@ class LiveFace:
         """
         if self._expression is None or self._pose is None:
             return state
+        # Checked for both smoothers before either takes the frame, so a refused frame leaves no trace.
+        if bad := sorted(k for k, v in {**state.expression(), **state.angles()}.items() if not math.isfinite(v)):
+            raise SmoothingError(f"non-finite value for {', '.join(bad)}")
         expression = self._expression.update(state.expression(), t_seconds)
         angles = self._pose.update(state.angles(), t_seconds)
         return FaceState(**{k: clip01(v) for k, v in expression.items()}, **angles)
