@@ -221,6 +221,9 @@ def test_resume_keeps_the_run_as_it_was(fer_zip: Path, tmp_path: Path, capsys: p
 
 
 def test_out_folders_that_are_not_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("x")
+    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "afile"), *QUICK]) == 1
+    assert "afile is a file; --out takes the folder the run goes into" in capsys.readouterr().err
     mine = tmp_path / "project"
     mine.mkdir()
     (mine / "config.json").write_text('{"mine": "precious"}')

@@ -111,6 +111,8 @@ def _bad_out(args: argparse.Namespace) -> str | None:
             return None if last.is_file() else f"nothing to resume: {last} does not exist"
         if last.is_file():
             return f"{out} already holds a run; pass --resume or choose another --out"
+        if out.exists() and not out.is_dir():
+            return f"{out} is a file; --out takes the folder the run goes into"
         if args.data.is_dir() and out.resolve().is_relative_to(args.data.resolve()):
             return f"{out} is inside the data folder {args.data}; its plots would become training images"
         if out.is_dir() and any(out.iterdir()) and not _unfinished_run(out):
