@@ -19,7 +19,7 @@ from fer_fixtures import write_kaggle_tree, zip_tree
 from facemoji.apps.cli import main
 from facemoji.classifier import EmotionClassifier
 from facemoji.training.models import ModelConfig, build_model
-from facemoji.training.train import EmotionModule, TeacherError, load_teacher, resolve_config
+from facemoji.training.train import EmotionModule, TeacherError, load_teacher, resolve_config, resume_config
 
 QUICK = ["--epochs", "1", "--width", "8", "--limit", "64", "--batch-size", "16"]
 
@@ -213,6 +213,11 @@ def test_resume_keeps_the_run_as_it_was(fer_zip: Path, tmp_path: Path, capsys: p
     assert "was trained with --width 8; resume with the same options or leave them out" in capsys.readouterr().err
     assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume", "--epochs", "3"]) == 2
     assert "was trained with --epochs 1" in capsys.readouterr().err  # one-cycle's schedule is fixed
+    assert resume_config(out, str(fer_zip)).out == str(out)
+    moved = tmp_path / "moved"
+    out.rename(moved)  # a run moved since it started resumes where it is now
+    assert resume_config(moved, str(fer_zip)).out == str(moved)
+    moved.rename(out)
     (out / "checkpoints" / "last.ckpt").write_bytes(b"")
     assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 1
     err = capsys.readouterr().err

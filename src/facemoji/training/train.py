@@ -241,7 +241,8 @@ class TrainingDiverged(RuntimeError):
 
 
 def resume_config(out: Path, data: str, **explicit: object) -> TrainConfig:
-    """The configuration a run in ``out`` was started with, its data path replaced by ``data``.
+    """The configuration a run in ``out`` was started with, with ``out`` and ``data`` as given now
+    (the run or the data may have moved since).
 
     ``explicit`` holds the options given again (None for those left out, as :func:`resolve_config`
     takes them); each must match the run's, since a run resumes only on its own schedule and
@@ -253,8 +254,8 @@ def resume_config(out: Path, data: str, **explicit: object) -> TrainConfig:
     try:
         saved = json.loads((out / "config.json").read_text())
         cfg = TrainConfig(
-            **{k: v for k, v in saved.items() if k not in ("model", "augment", "data")},
-            data=data, model=ModelConfig(**saved["model"]), augment=AugmentConfig(**saved["augment"]),
+            **{k: v for k, v in saved.items() if k not in ("model", "augment", "data", "out")},
+            data=data, out=str(out), model=ModelConfig(**saved["model"]), augment=AugmentConfig(**saved["augment"]),
         )  # fmt: skip
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ResumeError(f"cannot resume {out}: its config.json is missing or damaged ({e})") from e
