@@ -114,6 +114,13 @@ def test_download_verifies_and_is_cached(monkeypatch: pytest.MonkeyPatch, isolat
     assert list(path.parent.iterdir()) == [path]  # no temp file left behind
     assert lm.landmarker_model_path() == path  # reused later without a download
     assert requested == [lm.MODEL_URL]
+    path.write_bytes(body[:5])  # damaged since: fetched again, not handed to MediaPipe
+    assert lm.landmarker_model_path(allow_download=True).read_bytes() == body
+    assert requested == [lm.MODEL_URL, lm.MODEL_URL]
+    path.write_bytes(body[:5])
+    with pytest.raises(lm.LandmarkerModelError, match="was not found"):
+        lm.landmarker_model_path()
+    assert not path.exists()
 
 
 def test_download_with_wrong_hash_is_deleted(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:

@@ -42,7 +42,8 @@ def landmarker_model_path(path: str | Path | None = None, allow_download: bool |
     """Return the path of a ``face_landmarker.task`` file.
 
     ``path`` wins when given, then ``$FACEMOJI_LANDMARKER``; either must name an existing file.
-    Otherwise a bundled copy in an installed package, then the cached download, then (only when
+    Otherwise a bundled copy in an installed package, then the cached download (checked against
+    its SHA-256 again, and deleted if it no longer matches), then (only when
     ``allow_download``, which defaults to ``$FACEMOJI_ALLOW_DOWNLOAD`` being ``1``) a new download
     into ``paths.cache_dir()/models``.
 
@@ -62,9 +63,14 @@ def landmarker_model_path(path: str | Path | None = None, allow_download: bool |
             if not is_file:
                 raise LandmarkerModelError(f"{what} {p} is not a file; expected MediaPipe's {MODEL_NAME}")
             return p
-    for found in (*_packaged_models(), _cached_model()):
+    for found in _packaged_models():
         if found.is_file():
             return found
+    cached = _cached_model()
+    if cached.is_file():
+        if _sha256(cached) == MODEL_SHA256:
+            return cached
+        cached.unlink(missing_ok=True)  # damaged since it was checked; fetched again below if allowed
     if allow_download is None:
         allow_download = os.environ.get(DOWNLOAD_ENV_VAR) == "1"
     if not allow_download:
@@ -85,6 +91,14 @@ def _packaged_models() -> list[Path]:
 
 def _cached_model() -> Path:
     return paths.cache_dir() / "models" / MODEL_NAME
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _download(dest: Path) -> Path:
