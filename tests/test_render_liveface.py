@@ -264,6 +264,8 @@ def test_face_state_reads_mediapipe_names_and_stretches_their_range() -> None:
     assert s.blink_left == 1.0 and s.blink_right == 0.0  # missing counts as 0, past the range clips
     assert s.brow_inner_up == 0.0 and s.brow_down_right == 0.0  # NaN and negatives
     assert (s.yaw, s.pitch, s.roll) == (10.0, -5.0, 3.0)
+    odd = FaceState.from_face({"jawOpen": "x", "eyeBlinkLeft": None}, Pose(yaw=None, pitch="3", roll=math.inf))
+    assert (odd.jaw_open, odd.blink_left, odd.yaw, odd.pitch, odd.roll) == (0.0, 0.0, 0.0, 3.0, 0.0)
 
 
 def test_bad_look_and_size_say_what_is_allowed() -> None:

@@ -73,15 +73,14 @@ class FaceState:
     def from_face(cls, blendshapes: Mapping[str, float], pose: Pose) -> FaceState:
         """Read the drive signals from MediaPipe's blendshapes (name -> 0..1) and a head pose.
 
-        Missing or non-finite coefficients count as 0; each is stretched from its usual range
-        (MediaPipe seldom reports a full 1) to 0..1 and clipped.
+        Missing, non-numeric or non-finite coefficients and angles count as 0; each coefficient is
+        stretched from its usual range (MediaPipe seldom reports a full 1) to 0..1 and clipped.
         """
         values: dict[str, float] = {}
         for name, (key, rest, full) in _RANGES.items():
-            raw = float(blendshapes.get(key, 0.0))
-            values[name] = clip01((raw - rest) / (full - rest)) if math.isfinite(raw) else 0.0
-        angles = {a: float(getattr(pose, a)) for a in _ANGLES}
-        return cls(**values, **{a: v if math.isfinite(v) else 0.0 for a, v in angles.items()})
+            raw = _number(blendshapes.get(key))
+            values[name] = clip01((raw - rest) / (full - rest))
+        return cls(**values, **{a: _number(getattr(pose, a)) for a in _ANGLES})
 
     def expression(self) -> dict[str, float]:
         """The 0..1 channels by field name."""
@@ -90,6 +89,14 @@ class FaceState:
     def angles(self) -> dict[str, float]:
         """``yaw``, ``pitch`` and ``roll`` in degrees."""
         return {a: getattr(self, a) for a in _ANGLES}
+
+
+def _number(v: object) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if math.isfinite(x) else 0.0
 
 
 def clip01(v: float) -> float:
