@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facemoji.files import same_file, write_all_atomic, write_atomic
+from facemoji.files import inside_folder, same_file, write_all_atomic, write_atomic
 
 
 def test_writes_bytes_and_text_and_replaces(tmp_path: Path) -> None:
@@ -71,3 +71,12 @@ def test_only_files_and_links_are_replaced(tmp_path: Path) -> None:
     write_atomic(tmp_path / "link", b"x")
     assert not (tmp_path / "link").is_symlink() and (tmp_path / "link").read_bytes() == b"x"
     assert (tmp_path / "fifo").exists() and not (tmp_path / "fifo").is_file()
+
+
+def test_inside_folder_sees_through_links(tmp_path: Path) -> None:
+    (tmp_path / "data" / "happy").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(tmp_path / "data")
+    assert inside_folder(tmp_path / "alias" / "happy" / "out", tmp_path / "data")
+    assert inside_folder(tmp_path / "data", tmp_path / "alias")
+    assert not inside_folder(tmp_path / "elsewhere", tmp_path / "data")
+    assert not inside_folder(tmp_path / "data" / "x", tmp_path / "data.zip")  # not a folder

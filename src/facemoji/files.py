@@ -70,3 +70,9 @@ def same_file(a: Path, b: Path) -> bool:
         return a.samefile(b)
     except OSError:
         return False
+
+
+def inside_folder(path: Path, folder: Path) -> bool:
+    """Whether ``folder`` is a folder and ``path`` is it or lies under it (through links too): an
+    output that would end up among the inputs it was made from."""
+    return folder.is_dir() and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))

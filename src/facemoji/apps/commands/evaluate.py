@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facemoji.files import inside_folder
 from facemoji.training.data import SPLITS
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"facemoji evaluate: {e}", file=sys.stderr)
         return 1
     out = args.out or Path("runs") / f"eval-{classifier.path.stem}-{args.data.stem}-{dataset.split}"
-    if args.data.is_dir() and out.resolve().is_relative_to(args.data.resolve()):
+    if inside_folder(out, args.data):
         print(f"facemoji evaluate: {out} is inside the data folder; its plot would be scored too", file=sys.stderr)
         return 2
     result = evaluate(classifier, dataset)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from facemoji.apps.arguments import positive, whole
+from facemoji.files import inside_folder
 
 INSTALL_HINT = "install the train extra: pip install 'facemoji[train]'"
 
@@ -113,7 +114,7 @@ def _bad_out(args: argparse.Namespace) -> str | None:
             return f"{out} already holds a run; pass --resume or choose another --out"
         if out.exists() and not out.is_dir():
             return f"{out} is a file; --out takes the folder the run goes into"
-        if args.data.is_dir() and out.resolve().is_relative_to(args.data.resolve()):
+        if inside_folder(out, args.data):
             return f"{out} is inside the data folder {args.data}; its plots would become training images"
         if out.is_dir() and any(out.iterdir()) and not _unfinished_run(out):
             return f"{out} holds files that are not a facemoji run; choose a new or empty folder"
