@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import uuid
@@ -76,3 +77,12 @@ def inside_folder(path: Path, folder: Path) -> bool:
     """Whether ``folder`` is a folder and ``path`` is it or lies under it (through links too): an
     output that would end up among the inputs it was made from."""
     return folder.is_dir() and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from facemoji import paths
+from facemoji.files import sha256_file
 
 MODEL_NAME = "face_landmarker.task"
 MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
@@ -68,7 +69,7 @@ def landmarker_model_path(path: str | Path | None = None, allow_download: bool |
             return found
     cached = _cached_model()
     if cached.is_file():
-        if _sha256(cached) == MODEL_SHA256:
+        if sha256_file(cached) == MODEL_SHA256:
             return cached
         cached.unlink(missing_ok=True)  # damaged since it was checked; fetched again below if allowed
     if allow_download is None:
@@ -91,14 +92,6 @@ def _packaged_models() -> list[Path]:
 
 def _cached_model() -> Path:
     return paths.cache_dir() / "models" / MODEL_NAME
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _download(dest: Path) -> Path:

@@ -31,6 +31,7 @@ from PIL import Image
 
 from facemoji import paths
 from facemoji.emotions import EMOTIONS, parse_emotion
+from facemoji.files import sha256_file
 
 SIZE = 48
 SPLITS = ("train", "test", "public", "private", "all")
@@ -276,13 +277,10 @@ def _pack(images: list[np.ndarray], labels: list[int], splits: list[str], skippe
 
 def file_sha256(path: Path) -> str:
     """Hash of a dataset file (for model cards); folders hash their sorted file list and sizes."""
-    h = hashlib.sha256()
     if path.is_file():
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    else:
-        for p in sorted(path.rglob("*")):
-            if p.is_file():
-                h.update(f"{p.relative_to(path).as_posix()}|{p.stat().st_size}\n".encode())
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            h.update(f"{p.relative_to(path).as_posix()}|{p.stat().st_size}\n".encode())
     return h.hexdigest()
