@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,11 @@ def test_a_failed_write_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         export_tiny_model(taken)
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_a_fifo_is_not_replaced_by_the_model(tmp_path: Path) -> None:
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="it exists and is not a regular file"):
+        export_tiny_model(fifo)
+    assert not fifo.is_file() and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from facemoji.emotions import EMOTIONS
+from facemoji.files import write_atomic
 from facemoji.training.models import ModelConfig
 
 # An int8 model must pick the same class as its float original on this share of real faces.
@@ -85,10 +86,9 @@ def export_onnx(
         }  # fmt: skip
         entry = proto.metadata_props.add()
         entry.key, entry.value = "facemoji", json.dumps(meta)
-        onnx.save(proto, tmp)
-        tmp.replace(path)
+        write_atomic(path, proto.SerializeToString())  # which also refuses to replace a device or a FIFO
     finally:
-        tmp.unlink(missing_ok=True)  # still there only when something failed
+        tmp.unlink(missing_ok=True)  # the scratch file the export and the checks worked on
     return path
 
 
