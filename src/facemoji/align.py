@@ -21,6 +21,8 @@ FOREHEAD, CHIN = 10, 152  # top of the forehead, bottom of the chin
 EYE_CENTRE = (0.501, 0.396)  # where the midpoint between the two eyes sits (x, y)
 FACE_HEIGHT = 0.922  # forehead-to-chin distance
 
+_FAR = 1e7  # pixels: a landmark this far off is not from a real image, and its geometry would overflow
+
 
 def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(right eye, left eye) centres in pixels: the midpoints of each eye's two corners."""
@@ -36,16 +38,18 @@ def align_face(rgb_or_gray: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     the image repeat the image's edge.
 
     Raises:
-        ValueError: the image or the landmarks do not have those shapes, or the landmarks are
-            degenerate (forehead and chin at the same point).
+        ValueError: the image or the landmarks do not have those shapes, or the landmarks are not
+            finite or degenerate (forehead and chin at the same point).
     """
     gray = _gray(rgb_or_gray)
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[0] != 478 or pts.shape[1] not in (2, 3):
         raise ValueError(f"expected MediaPipe landmarks of shape (478, 2) or (478, 3), got {pts.shape}")
+    if not (np.abs(pts[:, :2]) < _FAR).all():  # also false for NaN
+        raise ValueError(f"landmarks must be finite pixel coordinates within {_FAR:.0e} of the image")
     right, left = eye_centres(pts)
     height = float(np.linalg.norm(pts[FOREHEAD, :2] - pts[CHIN, :2]))
-    if not np.isfinite(height) or height < 1e-3:
+    if height < 1e-3:
         raise ValueError("degenerate landmarks: forehead and chin coincide")
     scale = FACE_HEIGHT * FACE_SIZE / height  # output pixels per source pixel
     angle = np.arctan2(left[1] - right[1], left[0] - right[0])

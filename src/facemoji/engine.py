@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import numpy as np
 
 from facemoji.align import align_face
@@ -111,11 +112,10 @@ class Emojifier:
     def _emotions(self, rgb: np.ndarray, detections: list[DetectedFace]) -> np.ndarray:
         if self._classifier is None:
             self._classifier = EmotionClassifier(self.options.emotion_model_path, self.options.threads)
-        crops = (
-            np.stack([align_face(rgb, d.landmarks) for d in detections])
-            if detections
-            else np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8)
-        )
+        if not detections:
+            return self._classifier.predict(np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # once per picture, not once per face
+        crops = np.stack([align_face(gray, d.landmarks) for d in detections])
         return self._classifier.predict(crops)
 
     def close(self) -> None:
@@ -123,6 +123,7 @@ class Emojifier:
         if self._finder is not None:
             self._finder.close()
             self._finder = None
+        self._classifier = None
         if self._tracker is not None:
             self._tracker = FaceTracker()
 

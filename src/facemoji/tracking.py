@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from facemoji.results import Box
+
+HALF_LIFE_MS = 150.0  # a past frame keeps half its weight in the smoothed scores this long
+MAX_GAP_MS = 1000  # a track unseen this long is dropped: a face back after that is someone new
+MIN_IOU = 0.3  # a box overlapping a track's last box less than this starts a new track
 
 
 @dataclass
@@ -26,17 +31,10 @@ def _iou(a: Box, b: Box) -> float:
 
 
 class FaceTracker:
-    """Greedy IoU matching of this frame's boxes to live tracks, with time-based score smoothing.
+    """Greedy IoU matching of this frame's boxes to live tracks, with time-based score smoothing
+    (:data:`HALF_LIFE_MS`, :data:`MAX_GAP_MS`, :data:`MIN_IOU`)."""
 
-    ``half_life_ms`` is how long a past frame keeps half its weight in the smoothed scores; a track
-    unseen for ``max_gap_ms`` is dropped.
-    """
-
-    def __init__(self, half_life_ms: float = 150.0, max_gap_ms: int = 1000, min_iou: float = 0.3) -> None:
-        if not half_life_ms > 0 or not max_gap_ms >= 0 or not 0 <= min_iou <= 1:
-            raise ValueError(f"expected half_life_ms > 0, max_gap_ms >= 0, min_iou in 0..1, got "
-                             f"{half_life_ms}, {max_gap_ms}, {min_iou}")  # fmt: skip
-        self.half_life_ms, self.max_gap_ms, self.min_iou = half_life_ms, max_gap_ms, min_iou
+    def __init__(self) -> None:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._last_ms: int | None = None
@@ -45,21 +43,24 @@ class FaceTracker:
         """Returns ``(track_id, smoothed_probs)`` for each box, in the order given.
 
         Raises:
-            ValueError: not one row of finite probabilities per box, or a timestamp before the last one.
+            ValueError: not one row of finite probabilities per box, or a timestamp that is not a
+                finite number after the last one.
         """
         if len(probs) != len(boxes) or not np.isfinite(probs).all():
             raise ValueError(f"expected one row of finite probabilities per box: {len(boxes)} boxes, {len(probs)} rows")
-        if self._last_ms is not None and timestamp_ms < self._last_ms:
-            raise ValueError(f"timestamps must not go back: got {timestamp_ms} ms after {self._last_ms} ms")
+        if not math.isfinite(timestamp_ms):
+            raise ValueError(f"timestamps must be finite numbers of milliseconds, got {timestamp_ms}")
+        if self._last_ms is not None and timestamp_ms <= self._last_ms:
+            raise ValueError(f"timestamps must increase: got {timestamp_ms} ms after {self._last_ms} ms")
         self._last_ms = timestamp_ms
-        self._tracks = [t for t in self._tracks if timestamp_ms - t.last_ms <= self.max_gap_ms]
+        self._tracks = [t for t in self._tracks if timestamp_ms - t.last_ms <= MAX_GAP_MS]
         pairs = sorted(
             ((_iou(b, t.box), i, j) for i, b in enumerate(boxes) for j, t in enumerate(self._tracks)), reverse=True
         )
         match: dict[int, _Track] = {}
         used: set[int] = set()
         for iou, i, j in pairs:
-            if iou < self.min_iou:
+            if iou < MIN_IOU:
                 break
             if i not in match and j not in used:
                 match[i] = self._tracks[j]
@@ -72,7 +73,7 @@ class FaceTracker:
                 self._next_id += 1
                 self._tracks.append(track)
             else:
-                keep = 0.5 ** ((timestamp_ms - track.last_ms) / self.half_life_ms)
+                keep = 0.5 ** ((timestamp_ms - track.last_ms) / HALF_LIFE_MS)
                 track.scores = keep * track.scores + (1 - keep) * probs[i]
                 track.box, track.last_ms = box, timestamp_ms
             out.append((track.id, track.scores.copy()))
