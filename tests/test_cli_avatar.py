@@ -6,21 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from face_fixtures import make_face
 from PIL import Image
 
 from facemoji.apps.cli import main
 from facemoji.apps.commands import avatar as avatar_cmd
-from facemoji.emotions import EMOTIONS, Emotion
+from facemoji.emotions import Emotion
 from facemoji.engine import EmojifierOptions
 from facemoji.render.avatar import render_avatar_png
 from facemoji.render.avatar_profile import PRESETS
-from facemoji.results import Box, Face, Pose
+from facemoji.results import Box, Face
 
 
 def _face(emotion: Emotion, box: Box) -> Face:
-    """A face without landmarks: overlays are placed by its box."""
-    scores = {e: float(e == emotion) for e in EMOTIONS}
-    return Face(box, emotion, scores, np.zeros((0, 3), np.float32), {}, Pose(0.0, 0.0, 0.0))
+    """A face whose landmarks fill ``box``, scoring 1 for ``emotion``."""
+    return make_face(box.x + box.w / 2, box.y + box.h / 2, box.w, box.h, emotion=emotion, score=1.0)
 
 
 @pytest.fixture
@@ -73,9 +73,8 @@ def test_cutout_puts_the_avatar_on_the_person(media: Path, tmp_path: Path, fake_
 def test_cutout_emoji_puts_the_emoji_on_the_person(media: Path, tmp_path: Path, fake_faces: list[Face],
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     box = Box(110, 90, 160, 190)  # justin's face
-    scores = {e: float(e is Emotion.HAPPY) for e in EMOTIONS}
-    # No landmarks: the emoji is sized from the box, 1.2 x 190 px across, centred on it.
-    fake_faces.append(Face(box, Emotion.HAPPY, scores, np.zeros((0, 3), np.float32), {}, Pose(0.0, 0.0, 0.0)))
+    # landmarks filling the box: the emoji is 1.2 x 190 px across, centred on it
+    fake_faces.append(_face(Emotion.HAPPY, box))
     out = tmp_path / "sticker.png"
     assert main(["avatar", str(media / "justin.jpg"), "-o", str(out), "--cutout", "--emoji"]) == 0
     assert capsys.readouterr().out.strip() == f"{out}: happy"

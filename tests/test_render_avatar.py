@@ -129,6 +129,15 @@ def test_renders_are_cached_and_returned_as_copies() -> None:
     assert np.asarray(render_avatar_png(profile, Emotion.SAD, 64))[0, 0, 3] == 0
 
 
+def test_large_renders_are_drawn_afresh_not_cached() -> None:
+    profile = AvatarProfile(hair_type="bob")
+    before = avatar._png.cache_info().currsize
+    big = render_avatar_png(profile, Emotion.SAD, 1024)
+    assert avatar._png.cache_info().currsize == before  # 64 such pictures would hold 256 MB
+    small = render_avatar_png(profile, Emotion.SAD, 64)
+    assert np.abs(np.asarray(big.resize((64, 64), 1)).astype(int) - np.asarray(small)).mean() < 8
+
+
 def test_head_box_lands_on_skin() -> None:
     profile = PRESETS["classic"]
     x0, y0, x1, y1 = avatar_head_box(profile, 256)
@@ -138,7 +147,7 @@ def test_head_box_lands_on_skin() -> None:
     assert np.abs(cheek - _hex(pa.SkinColor.LIGHT.value)).max() <= 3
 
 
-@pytest.mark.parametrize("size", [0, 1025, 2.5])
+@pytest.mark.parametrize("size", [0, 1025, 2.5, True])
 def test_bad_size_is_refused(size: object) -> None:
     with pytest.raises(AvatarRenderError, match=f"size must be a whole number of pixels from 1 to 1024, got {size}"):
         render_avatar_png(AvatarProfile(), Emotion.HAPPY, size)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ def test_person_mask_refuses_bad_input(segmenter: PersonSegmenter) -> None:
 def test_cover_face_centres_the_overlay_on_the_frame() -> None:
     base = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
     red = Image.new("RGBA", (10, 10), (255, 0, 0, 255))
-    out = np.asarray(cover_face(base, red, HeadFrame(50, 40, 20, 20)))
+    out = np.asarray(cover_face(base, red, HeadFrame(50, 40, 20, 20), (0, 0, 10, 10)))
     assert (out[30:50, 40:60] == (255, 0, 0, 255)).all()
     assert out[29, 50, 3] == 0 and out[50, 50, 3] == 0 and out[40, 39, 3] == 0 and out[40, 60, 3] == 0
 
@@ -52,7 +52,7 @@ def test_cover_face_maps_the_overlay_face_region() -> None:
     base = Image.new("RGBA", (100, 100), (0, 0, 255, 255))
     overlay = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
     overlay.paste((0, 255, 0, 255), (10, 20, 30, 40))  # the "face" is the lower middle square
-    out = np.asarray(cover_face(base, overlay, HeadFrame(55, 55, 10, 10), overlay_face=(10, 20, 30, 40))).astype(int)
+    out = np.asarray(cover_face(base, overlay, HeadFrame(55, 55, 10, 10), (10, 20, 30, 40))).astype(int)
     # Lanczos resizing blends the rim and rings by a level or two.
     assert np.abs(out[51:59, 51:59] - (0, 255, 0, 255)).max() <= 3
     assert np.abs(out[40:49, 50:60] - (0, 0, 255, 255)).max() <= 3, "the overlay's transparent part keeps the photo"
@@ -62,13 +62,13 @@ def test_cover_face_turns_the_overlay_with_the_head() -> None:
     base = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
     tall = Image.new("RGBA", (10, 20), (255, 0, 0, 255))
     tall.paste((0, 255, 0, 255), (0, 0, 10, 5))  # a green top, to see which way it turned
-    out = np.asarray(cover_face(base, tall, HeadFrame(50, 40, 20, 40, roll=90)))
+    out = np.asarray(cover_face(base, tall, HeadFrame(50, 40, 20, 40, roll=90), (0, 0, 10, 20)))
     opaque = np.argwhere(out[..., 3] > 128)
     (top, left), (bottom, right) = opaque.min(axis=0), opaque.max(axis=0)
     assert (top, left, bottom, right) == (30, 30, 49, 69)  # lying on its side: 40 wide, 20 high, centred
     green = np.argwhere((out[..., 1] > 200) & (out[..., 3] > 128))
     assert green[:, 1].min() >= 59, "turned clockwise, the top ends up on the right"
-    tilted = np.asarray(cover_face(base, tall, HeadFrame(50, 40, 20, 40, roll=30)))
+    tilted = np.asarray(cover_face(base, tall, HeadFrame(50, 40, 20, 40, roll=30), (0, 0, 10, 20)))
     green = np.argwhere((tilted[..., 1] > 200) & (tilted[..., 3] > 128)).mean(axis=0)
     assert green[0] < 30 and green[1] > 55, "tilted 30 degrees clockwise, the top leans right"
     assert np.abs((tilted[..., 3] > 128).sum() - 20 * 40) < 40  # the same area, only turned
@@ -77,18 +77,26 @@ def test_cover_face_turns_the_overlay_with_the_head() -> None:
 def test_cover_face_is_bounded_by_the_canvas() -> None:
     base = Image.new("RGBA", (60, 40), (0, 0, 255, 255))
     red = Image.new("RGBA", (10, 10), (255, 0, 0, 255))
-    huge = np.asarray(cover_face(base, red, HeadFrame(30, 20, 1e6, 1e6, roll=10)))  # a 10^12-pixel overlay
+    # a 10^12-pixel overlay
+    huge = np.asarray(cover_face(base, red, HeadFrame(30, 20, 1e6, 1e6, roll=10), (0, 0, 10, 10)))
     assert (huge == (255, 0, 0, 255)).all()
     for empty in (HeadFrame(-500, 20, 20, 20, roll=10), HeadFrame(30, 20, 0, 0)):  # out of the picture, no size
-        assert np.array_equal(np.asarray(cover_face(base, red, empty)), np.asarray(base))
+        assert np.array_equal(np.asarray(cover_face(base, red, empty, (0, 0, 10, 10))), np.asarray(base))
 
 
 def test_cover_face_refuses_bad_geometry() -> None:
     img = Image.new("RGBA", (10, 10))
-    with pytest.raises(ValueError, match="scale must be positive, got 0"):
-        cover_face(img, img, HeadFrame(2.5, 2.5, 5, 5), scale=0)
+    whole = (0, 0, 10, 10)
+    for scale in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=f"scale must be a positive finite number, got {scale}"):
+            cover_face(img, img, HeadFrame(2.5, 2.5, 5, 5), whole, scale)
     with pytest.raises(ValueError, match="overlay_face must have x1 > x0 and y1 > y0"):
-        cover_face(img, img, HeadFrame(2.5, 2.5, 5, 5), overlay_face=(5, 0, 5, 5))
+        cover_face(img, img, HeadFrame(2.5, 2.5, 5, 5), (5, 0, 5, 5))
+    with pytest.raises(ValueError, match="not finite"):
+        cover_face(img, img, HeadFrame(float("nan"), 2.5, 5, 5), whole)
+    # a frame astronomically far off lies outside the picture: nothing is drawn (its corners once overflowed int64)
+    far = cover_face(img, img.copy(), HeadFrame(1e30, 40, 20, 20), whole)
+    assert np.array_equal(np.asarray(far), np.asarray(img))
 
 
 def test_a_closed_segmenter_says_so() -> None:

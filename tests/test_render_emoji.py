@@ -46,6 +46,13 @@ def test_repeated_calls_give_equal_independent_copies() -> None:
     assert np.asarray(second)[0, 0, 3] == 0
 
 
+def test_large_emoji_are_drawn_afresh_not_cached() -> None:
+    before = emoji._cached_emoji.cache_info().currsize
+    big = emoji_image(Emotion.SAD, 1024)
+    assert emoji._cached_emoji.cache_info().currsize == before  # 64 pictures of 2048 px would hold 1 GB
+    assert np.abs(np.asarray(big.resize((40, 40), 1)).astype(int) - np.asarray(emoji_image(Emotion.SAD, 40))).mean() < 8
+
+
 def test_svg_is_rendered_crisply_at_any_size() -> None:
     big = emoji_image(Emotion.NEUTRAL, 512)
     small = emoji_image(Emotion.NEUTRAL, 64)

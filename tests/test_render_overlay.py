@@ -1,33 +1,18 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from face_fixtures import make_face
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.render.overlay import EMOTION_COLORS, OVERLAY_SCALE, Mode, draw_emoji_over_face, render
-from facemoji.results import Box, Face, Pose
+from facemoji.results import Pose
 
 GRAY = 128
-
-
-def make_face(
-    cx: float, cy: float, w: float, h: float, roll: float = 0.0, emotion: Emotion = Emotion.HAPPY, score: float = 0.87
-) -> Face:
-    """A face whose 478 landmarks fill a w x h rectangle centred on (cx, cy), tilted clockwise by ``roll``."""
-    u, v = np.meshgrid(np.linspace(-w / 2, w / 2, 22), np.linspace(-h / 2, h / 2, 22))
-    grid = np.stack([u.ravel(), v.ravel()], axis=1)[:478]
-    t = np.radians(roll)
-    clockwise = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])  # y points down
-    points = grid @ clockwise.T + (cx, cy)
-    landmarks = np.concatenate([points, np.zeros((478, 1))], axis=1).astype(np.float32)
-    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-    rest = (1 - score) / 6
-    scores = {e: (score if e is emotion else rest) for e in EMOTIONS}
-    box = Box(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
-    return Face(box, emotion, scores, landmarks, {}, Pose(yaw=0.0, pitch=0.0, roll=roll))
 
 
 def gray(h: int = 240, w: int = 320) -> np.ndarray:
@@ -234,3 +219,9 @@ def test_panel_of_a_tall_strip_is_no_wider_than_the_strip() -> None:
     out = render(strip, [make_face(100, 10000, 150, 180)], Mode.PANEL)
     assert out.shape == (20000, 400, 3)
     assert (out[:, 200:] == EMOTION_COLORS[Emotion.HAPPY]).all(axis=2).any()
+
+
+def test_a_roll_that_is_not_a_number_draws_upright() -> None:
+    face = make_face(160, 120, 80, 80)
+    unknown = replace(face, pose=Pose(0.0, 0.0, float("nan")))
+    assert np.array_equal(np.asarray(render(gray(), [unknown])), np.asarray(render(gray(), [face])))

@@ -14,7 +14,7 @@ the template's name (``transparent_Face``, ``transparent_Mouth``, ``transparent_
 ``transparent_Eyebrow``, ``transparent_Top``, ``transparent_Clothing``; ``circle_...`` with the
 circle background), so other renderers can take the drawing apart.
 
-Renders are cached (by profile, expression and size), so a live app draws each picture once.
+Renders up to 512 px are cached (by profile, expression and size), so a live app draws each picture once.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from facemoji.render.avatar_profile import AvatarProfile, Expression
 from facemoji.render.raster import rasterise
 
 MAX_SIZE = 1024
+_CACHED_MAX_SIZE = 512  # larger renders are drawn afresh: 64 cached 1024 px pictures would hold 256 MB
 _WIDTH, _HEIGHT = 264, 280  # python_avatars' canvas, in its user units
 # How far these tops reach above the canvas (user units, measured; tests/test_render_avatar.py checks
 # the list). The frame grows to show them, and so does the circle background's clip (python_avatars cuts at y=0).
@@ -60,14 +61,17 @@ def render_avatar_svg(profile: AvatarProfile, emotion: Emotion | str | Expressio
 def render_avatar_png(profile: AvatarProfile, emotion: Emotion | str | Expression, size: int = 512) -> Image.Image:
     """The avatar as a ``size`` x ``size`` RGBA image (transparent outside the drawing).
 
-    Returns a new image each call; the pixels are rendered once per (profile, expression, size).
+    Returns a new image each call; up to 512 px, the pixels are rendered once per (profile, expression, size).
 
     Raises:
         AvatarRenderError: an unknown emotion name, or ``size`` outside 1..1024.
     """
-    if not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
         raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
-    return _png(profile, _expression(profile, emotion), int(size)).copy()
+    expression = _expression(profile, emotion)
+    if size > _CACHED_MAX_SIZE:
+        return _draw_png(profile, expression, int(size))
+    return _png(profile, expression, int(size)).copy()
 
 
 def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, float, float]:
@@ -241,7 +245,9 @@ def _fill_clipped_tints(root: ET.Element) -> None:
 _ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
 
 
-@lru_cache(maxsize=64)
-def _png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
+def _draw_png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
     # resvg draws at the SVG's own width and height, so the root's size is set to the one wanted.
     return rasterise(_ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1), size)
+
+
+_png = lru_cache(maxsize=64)(_draw_png)

@@ -27,6 +27,10 @@ def paste_turned(
     linear = clockwise(roll) * scale
     anchor_, at_ = np.array(anchor, float), np.array(at, float)
     corners = (np.array([[0, 0], [art.width, 0], [0, art.height], [art.width, art.height]]) - anchor_) @ linear.T + at_
+    if not np.isfinite(corners).all():
+        raise ValueError(f"cannot place art at {at} scaled by {scale}: not finite")
+    # clipped to the canvas as floats first: corners far outside it would overflow an int cast
+    corners = corners.clip(-1, np.array(canvas.size) + 1)
     left, top = np.maximum(np.floor(corners.min(axis=0)), 0).astype(int)
     right, bottom = np.minimum(np.ceil(corners.max(axis=0)), canvas.size).astype(int)
     if right <= left or bottom <= top:

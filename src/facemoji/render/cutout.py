@@ -14,6 +14,7 @@ with the emoji sized as in ``facemoji image``'s overlay mode.
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from types import TracebackType
 
@@ -109,22 +110,23 @@ def cover_face(
     image: Image.Image,
     overlay: Image.Image,
     frame: HeadFrame,
-    overlay_face: tuple[float, float, float, float] | None = None,
+    overlay_face: tuple[float, float, float, float],
     scale: float = 1.0,
 ) -> Image.Image:
     """A copy of ``image`` (converted to RGBA) with ``overlay`` drawn so its face lands on ``frame``.
 
-    ``overlay_face`` is where the face is in the overlay (x0, y0, x1, y1 pixels; the whole overlay
-    when None, right for an emoji; :func:`facemoji.render.avatar.avatar_head_box` for an avatar).
+    ``overlay_face`` is where the face is in the overlay (x0, y0, x1, y1 pixels;
+    :func:`facemoji.render.avatar.avatar_head_box` gives it for an avatar).
     The overlay is scaled uniformly so that rectangle covers the frame's width and height (times
     ``scale``), centred on the frame and turned with its roll. Parts outside the image are cut off.
 
     Raises:
-        ValueError: ``scale`` is not positive or ``overlay_face`` is empty.
+        ValueError: ``scale`` is not a positive finite number, ``overlay_face`` is empty, or the
+            frame is not finite.
     """
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    x0, y0, x1, y1 = overlay_face or (0.0, 0.0, float(overlay.width), float(overlay.height))
+    if not 0 < scale < math.inf:
+        raise ValueError(f"scale must be a positive finite number, got {scale}")
+    x0, y0, x1, y1 = overlay_face
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"overlay_face must have x1 > x0 and y1 > y0, got {(x0, y0, x1, y1)}")
     k = scale * max(frame.width / (x1 - x0), frame.height / (y1 - y0))

@@ -30,6 +30,7 @@ from facemoji.emotions import Emotion
 from facemoji.render.raster import rasterise
 
 MAX_EMOJI_SIZE = 2048
+_CACHED_MAX_SIZE = 512  # larger pictures are drawn afresh: 64 of them at 2048 px would hold 1 GB
 
 EmojiLoader = Callable[[Emotion, int], Image.Image]
 """Draws one emotion's emoji as an RGBA image of ``size`` x ``size`` pixels."""
@@ -74,7 +75,7 @@ def _twemoji(emotion: Emotion, size: int) -> Image.Image:
     return rasterise(get_emoji_path(TWEMOJI[emotion], "svg").read_text(encoding="utf-8"), size)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _cached_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
     return get_emoji_set(emoji_set)(emotion, size)
 
@@ -82,7 +83,7 @@ def _cached_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
 def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -> Image.Image:
     """The emoji for ``emotion`` as a new RGBA image of ``size`` x ``size`` pixels, transparent around the art.
 
-    Each (emotion, size, set) is drawn once and cached; later calls return a copy of it.
+    Each (emotion, size, set) up to 512 px is drawn once and cached; later calls return a copy of it.
 
     Raises:
         ValueError: ``emotion`` is not one of the 7 emotions, ``size`` is not in 1..2048, or
@@ -94,5 +95,7 @@ def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -
         emotion = Emotion(emotion)
     except ValueError:
         raise ValueError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in Emotion)}") from None
-    get_emoji_set(emoji_set)
+    loader = get_emoji_set(emoji_set)
+    if size > _CACHED_MAX_SIZE:
+        return loader(emotion, int(size))
     return _cached_emoji(emotion, int(size), emoji_set).copy()

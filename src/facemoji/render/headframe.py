@@ -23,15 +23,12 @@ class HeadFrame:
 
 
 def head_frame(face: Face) -> HeadFrame:
-    """The frame of ``face``'s landmarks, or of its box when it has none.
+    """The frame of ``face``'s landmarks.
 
     Measuring the landmarks after undoing the roll keeps the size steady when the head tilts,
-    where the axis-aligned box would grow.
+    where the axis-aligned box would grow. A roll that is not a finite number counts as 0.
     """
-    roll = face.pose.roll
-    if face.landmarks.size == 0:
-        box = face.box
-        return HeadFrame(box.x + box.w / 2, box.y + box.h / 2, box.w, box.h, roll)
+    roll = float(face.pose.roll) if math.isfinite(face.pose.roll) else 0.0
     turn = clockwise(roll)
     upright = face.landmarks[:, :2] @ turn  # row vectors times the rotation undo it
     low, high = upright.min(axis=0), upright.max(axis=0)
