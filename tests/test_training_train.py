@@ -131,20 +131,25 @@ def test_export_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "m.onnx"), "--int8"]) == 2
     assert "--int8 needs --data" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
-    (tmp_path / "folder").mkdir()
-    assert main(["export", str(tmp_path), "-o", str(tmp_path / "folder")]) == 2
-    assert "folder is not a regular file; -o takes the .onnx file to write" in capsys.readouterr().err
-    os.mkfifo(tmp_path / "fifo")  # a device or pipe is never replaced by a model file
-    assert main(["export", str(tmp_path), "-o", str(tmp_path / "fifo")]) == 2
-    assert "fifo is not a regular file" in capsys.readouterr().err
+    (tmp_path / "folder.onnx").mkdir()
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "folder.onnx")]) == 2
+    assert "folder.onnx is not a regular file; -o takes the .onnx file to write" in capsys.readouterr().err
+    os.mkfifo(tmp_path / "fifo.onnx")  # a device or pipe is never replaced by a model file
+    assert main(["export", str(tmp_path), "-o", str(tmp_path / "fifo.onnx")]) == 2
+    assert "fifo.onnx is not a regular file" in capsys.readouterr().err
     best = tmp_path / "run" / "checkpoints" / "best.ckpt"
     best.parent.mkdir(parents=True)
     best.write_bytes(b"weights")
-    for target in (best, fer_zip):  # its own checkpoint or its data: refused before anything is read
-        argv = ["export", str(best.parent.parent), "-o", str(target), "--int8", "--data", str(fer_zip)]
-        assert main(argv) == 2
-        assert f"{target} would overwrite the input" in capsys.readouterr().err
-    assert best.read_bytes() == b"weights"
+    data_bytes = fer_zip.read_bytes()
+    for target in (best, fer_zip):  # not a .onnx name: refused whether or not the file is an input
+        for data in ([], ["--data", str(fer_zip)]):
+            assert main(["export", str(best.parent.parent), "-o", str(target), *data]) == 2
+            assert f"{target} does not end in .onnx" in capsys.readouterr().err
+    odd = tmp_path / "weights.onnx"  # a checkpoint given under a .onnx name is an input all the same
+    odd.write_bytes(b"weights")
+    assert main(["export", str(odd), "-o", str(odd)]) == 2
+    assert f"{odd} would overwrite the input" in capsys.readouterr().err
+    assert best.read_bytes() == b"weights" and odd.read_bytes() == b"weights" and fer_zip.read_bytes() == data_bytes
     assert main(["export", str(best.parent.parent), "-o", str(tmp_path / "m.onnx")]) == 1
     err = capsys.readouterr().err
     assert f"cannot load a facemoji checkpoint from {best}" in err and len(err.splitlines()) == 1

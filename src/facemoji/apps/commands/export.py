@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = [checkpoint_file(r) for r in args.runs] + ([args.data] if args.data is not None else [])
     try:
         problem = next((f"{args.out} would overwrite the input {p}" for p in inputs if same_file(args.out, p)), None)
-        if args.out.exists() and not args.out.is_file():
+        if args.out.suffix.lower() != ".onnx":  # a slip of -o would otherwise replace any file, data included
+            problem = f"{args.out} does not end in .onnx; -o takes the .onnx file to write"
+        elif args.out.exists() and not args.out.is_file():
             problem = f"{args.out} is not a regular file; -o takes the .onnx file to write"
     except OSError as e:
         problem = f"cannot use {args.out} ({e.strerror or e})"
