@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	for b in classifier pipeline avatar liveface; do $(PY) benchmarks/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
