@@ -101,7 +101,6 @@ def test_no_face_is_exit_1(media: Path, tmp_path: Path, fake_faces: list[Face],
     ("argv", "code", "message"),
     [
         (["--profile", "pirate"], 1, "'pirate' is neither a profile file nor a preset"),
-        (["--size", "0"], 2, "--size must be from 1 to 1024, got 0"),
         (["-o", "x.jpg"], 2, "x.jpg must end in .png or .webp"),
         (["--emoji"], 2, "--emoji goes with --cutout (it puts the emoji on the cut-out people)"),
         (["--cutout", "--size", "64"], 2, "--size sets the avatar row; --cutout keeps the photo's size"),
@@ -115,6 +114,15 @@ def test_misuse_is_one_line(media: Path, tmp_path: Path, fake_faces: list[Face],
     assert main(args) == code
     err = capsys.readouterr().err
     assert err.startswith("facemoji avatar: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("size", ["0", "1025", "big"])
+def test_a_size_out_of_range_is_a_usage_error(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              size: str) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["avatar", str(media / "justin.jpg"), "-o", str(tmp_path / "a.png"), "--size", size])
+    assert stop.value.code == 2
+    assert "argument --size: " in capsys.readouterr().err and not (tmp_path / "a.png").exists()
 
 
 def test_output_on_top_of_the_photo_is_refused(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,8 @@ def test_every_emotion_has_its_own_emoji() -> None:
 
 
 def test_accepts_emotion_names() -> None:
-    assert np.array_equal(np.asarray(emoji_image("happy", 32)), np.asarray(emoji_image(Emotion.HAPPY, 32)))
+    for name in ("happy", "Happiness", "joy"):
+        assert np.array_equal(np.asarray(emoji_image(name, 32)), np.asarray(emoji_image(Emotion.HAPPY, 32)))
 
 
 def test_repeated_calls_give_equal_independent_copies() -> None:
@@ -87,8 +88,9 @@ def test_unknown_set_lists_the_sets() -> None:
 
 
 def test_unknown_emotion_lists_the_emotions() -> None:
-    with pytest.raises(ValueError, match="unknown emotion 'joy'; choose one of angry, disgust, fear"):
-        emoji_image("joy", 32)
+    for bad in ("glee", 3):
+        with pytest.raises(ValueError, match=f"unknown emotion {bad!r}; choose one of angry, disgust, fear"):
+            emoji_image(bad, 32)  # type: ignore[arg-type]
 
 
 def test_registered_set_is_used(monkeypatch: pytest.MonkeyPatch) -> None:

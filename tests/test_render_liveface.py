@@ -363,7 +363,9 @@ def test_update_draws_the_face_emotion() -> None:
 
 
 def test_emotion_names_work_and_unknown_ones_are_refused(emoji: LiveFace) -> None:
-    assert emoji.render(REST, "happy").tobytes() == emoji.render(REST, Emotion.HAPPY).tobytes()  # type: ignore[arg-type]
+    happy = emoji.render(REST, Emotion.HAPPY).tobytes()
+    assert emoji.render(REST, "happy").tobytes() == happy and emoji.render(REST, "Joy").tobytes() == happy
     for call in (emoji.render, emoji.svg):
-        with pytest.raises(LiveFaceError, match="unknown emotion 'joy'; choose one of happy"):
-            call(REST, "joy")  # type: ignore[arg-type]
+        for bad in ("glee", 3):
+            with pytest.raises(LiveFaceError, match=f"unknown emotion {bad!r}; choose one of happy"):
+                call(REST, bad)  # type: ignore[arg-type]

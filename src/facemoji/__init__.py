@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from facemoji.results import Box, Face, Pose
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'facemoji' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -9,6 +9,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 COMMANDS: dict[str, str] = {
     "image": "photos to emoji: every face, its expression, its emoji",
@@ -20,8 +21,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _command(name: str):
-    return importlib.import_module(f"facemoji.apps.commands.{name.replace('-', '_')}")
+def _command(name: str) -> ModuleType:
+    return importlib.import_module(f"facemoji.apps.commands.{name}")
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ import copy
 import numbers
 import re
 import xml.etree.ElementTree as ET
+from enum import Enum
 from functools import lru_cache
 
 import python_avatars as pa
@@ -101,7 +102,7 @@ def _frame(profile: AvatarProfile) -> tuple[float, float, float]:
     return ((_WIDTH - side) / 2, -headroom, side)
 
 
-def _enum(enum: type, name: str):
+def _enum(enum: type[Enum], name: str) -> Enum:
     return enum[name.upper()]
 
 

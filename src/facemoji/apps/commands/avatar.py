@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facemoji.apps.arguments import positive
+from facemoji.apps.arguments import positive, whole
 from facemoji.apps.commands.image import MAX_FACES_NOTE
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="P", help=PROFILE_HELP)
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output image (.png or .webp)")
     p.add_argument(
-        "--size", type=int, help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)"
+        "--size", type=whole(1, MAX_SIZE),
+        help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)",
     )
     p.add_argument("--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find (default 10)")
     p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
@@ -54,9 +55,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if same_file(args.out, args.photo):
         print(f"facemoji avatar: {args.out} would overwrite the photo; choose another -o", file=sys.stderr)
-        return 2
-    if args.size is not None and not 1 <= args.size <= MAX_SIZE:
-        print(f"facemoji avatar: --size must be from 1 to {MAX_SIZE}, got {args.size}", file=sys.stderr)
         return 2
     if args.size is not None and args.cutout:
         print("facemoji avatar: --size sets the avatar row; --cutout keeps the photo's size", file=sys.stderr)
