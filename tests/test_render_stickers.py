@@ -13,6 +13,7 @@ from PIL import Image
 
 from facemoji.emotions import EMOTIONS
 from facemoji.render.avatar_profile import PRESETS, load_profile
+from facemoji.render.raster import rasterise
 from facemoji.render.stickers import (
     MAX_STICKER_BYTES,
     STICKER_SIZE,
@@ -51,10 +52,23 @@ def test_stickers_are_512_transparent_and_small(pack: Path, ext: str) -> None:
         assert (rgba[..., 3] == 255).mean() > 0.3
 
 
-def test_svgs_parse(pack: Path) -> None:
+def test_each_svg_draws_its_png_and_the_seven_differ(pack: Path) -> None:
+    pngs = {}
     for emotion in EMOTIONS:
-        root = ET.parse(pack / f"{emotion.value}.svg").getroot()
-        assert root.tag.endswith("svg")
+        svg = (pack / f"{emotion.value}.svg").read_text()
+        assert ET.fromstring(svg).tag.endswith("svg")
+        drawn = _premultiplied(rasterise(svg, STICKER_SIZE))
+        pngs[emotion] = _premultiplied(Image.open(pack / f"{emotion.value}.png"))
+        # the PNG is the same drawing, only palette-quantised to fit under 100 KB
+        assert np.abs(drawn - pngs[emotion]).mean() < 3, emotion
+    for i, a in enumerate(EMOTIONS):
+        for b in EMOTIONS[i + 1 :]:
+            assert (np.abs(pngs[a] - pngs[b]).max(axis=2) > 24).sum() > 400, (a, b)
+
+
+def _premultiplied(image: Image.Image) -> np.ndarray:
+    a = np.asarray(image.convert("RGBA")).astype(np.float32)
+    return np.concatenate([a[..., :3] * a[..., 3:] / 255, a[..., 3:]], axis=2)
 
 
 def test_big_png_is_quantised_under_the_limit() -> None:
