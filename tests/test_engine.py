@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from facemoji.align import align_face
 from facemoji.classifier import EmotionClassifier
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.engine import Emojifier, EmojifierOptions, analyze
@@ -46,6 +47,14 @@ def test_every_input_form_gives_the_same_faces(media: Path) -> None:
     assert face.track_id is None
     for other in (str(path), path.read_bytes(), np.asarray(pil.convert("RGB")), pil):
         _same_faces(by_path, analyze(other))
+
+
+def test_scores_are_the_classifiers_on_the_aligned_colour_photo(media: Path) -> None:
+    rgb = np.asarray(Image.open(media / "justin.jpg").convert("RGB"))
+    (face,) = analyze(rgb)
+    crop = align_face(rgb, face.landmarks)  # the documented route: RGB in, gray crop out
+    (want,) = EmotionClassifier().predict(crop[None])
+    assert [face.scores[e] for e in EMOTIONS] == pytest.approx(list(want), abs=1e-6)
 
 
 def test_no_face_is_an_empty_list(media: Path) -> None:

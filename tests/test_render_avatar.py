@@ -129,13 +129,15 @@ def test_renders_are_cached_and_returned_as_copies() -> None:
     assert np.asarray(render_avatar_png(profile, Emotion.SAD, 64))[0, 0, 3] == 0
 
 
-def test_large_renders_are_drawn_afresh_not_cached() -> None:
+def test_the_cache_holds_renders_within_its_byte_budget() -> None:
+    avatar._png.cache_clear()
     profile = AvatarProfile(hair_type="bob")
-    before = avatar._png.cache_info().currsize
-    big = render_avatar_png(profile, Emotion.SAD, 1024)
-    assert avatar._png.cache_info().currsize == before  # 64 such pictures would hold 256 MB
-    small = render_avatar_png(profile, Emotion.SAD, 64)
-    assert np.abs(np.asarray(big.resize((64, 64), 1)).astype(int) - np.asarray(small)).mean() < 8
+    for size in range(1024, 1024 - 40 * 8, -8):  # 40 renders of about 4 MB: more than the budget
+        render_avatar_png(profile, Emotion.SAD, size)
+    info = avatar._png.cache_info()
+    assert 0.5 * avatar.CACHE_BYTES < info.currsize <= avatar.CACHE_BYTES
+    render_avatar_png(profile, Emotion.SAD, 1024 - 39 * 8)
+    assert avatar._png.cache_info().hits == info.hits + 1
 
 
 def test_head_box_lands_on_skin() -> None:
@@ -158,5 +160,5 @@ def test_largest_size_renders() -> None:
 
 
 def test_unknown_emotion_is_refused() -> None:
-    with pytest.raises(AvatarRenderError, match="unknown emotion 'bored'; expected one of: angry, disgust, fear"):
+    with pytest.raises(AvatarRenderError, match="unknown emotion 'bored'; choose one of angry, disgust, fear"):
         render_avatar_svg(AvatarProfile(), "bored")

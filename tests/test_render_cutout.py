@@ -95,8 +95,10 @@ def test_cover_face_refuses_bad_geometry() -> None:
     with pytest.raises(ValueError, match="not finite"):
         cover_face(img, img, HeadFrame(float("nan"), 2.5, 5, 5), whole)
     # a frame astronomically far off lies outside the picture: nothing is drawn (its corners once overflowed int64)
-    far = cover_face(img, img.copy(), HeadFrame(1e30, 40, 20, 20), whole)
-    assert np.array_equal(np.asarray(far), np.asarray(img))
+    red = Image.new("RGBA", (10, 10), (255, 0, 0, 255))
+    for x in (1e19, -1e19, 1e30):
+        far = cover_face(img, red, HeadFrame(x, 5, 20, 20), whole)
+        assert np.array_equal(np.asarray(far), np.asarray(img))
 
 
 def test_a_closed_segmenter_says_so() -> None:

@@ -47,11 +47,15 @@ def test_repeated_calls_give_equal_independent_copies() -> None:
     assert np.asarray(second)[0, 0, 3] == 0
 
 
-def test_large_emoji_are_drawn_afresh_not_cached() -> None:
-    before = emoji._cached_emoji.cache_info().currsize
-    big = emoji_image(Emotion.SAD, 1024)
-    assert emoji._cached_emoji.cache_info().currsize == before  # 64 pictures of 2048 px would hold 1 GB
-    assert np.abs(np.asarray(big.resize((40, 40), 1)).astype(int) - np.asarray(emoji_image(Emotion.SAD, 40))).mean() < 8
+def test_the_cache_holds_big_emoji_within_its_byte_budget() -> None:
+    emoji._cached_emoji.cache_clear()
+    for size in (2048, 1536, 1024):  # 7 x (16 + 9 + 4) MB: more than the budget
+        for e in EMOTIONS:
+            emoji_image(e, size)
+    info = emoji._cached_emoji.cache_info()
+    assert 0.5 * emoji.CACHE_BYTES < info.currsize <= emoji.CACHE_BYTES
+    emoji_image(Emotion.NEUTRAL, 1024)  # the latest are kept: a live overlay of a close face redraws nothing
+    assert emoji._cached_emoji.cache_info().hits == info.hits + 1
 
 
 def test_svg_is_rendered_crisply_at_any_size() -> None:

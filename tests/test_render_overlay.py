@@ -225,3 +225,16 @@ def test_a_roll_that_is_not_a_number_draws_upright() -> None:
     face = make_face(160, 120, 80, 80)
     unknown = replace(face, pose=Pose(0.0, 0.0, float("nan")))
     assert np.array_equal(np.asarray(render(gray(), [unknown])), np.asarray(render(gray(), [face])))
+
+
+def test_a_face_without_usable_landmarks_is_refused_in_overlay_mode() -> None:
+    face = make_face(160, 120, 80, 80)
+    with pytest.raises(ValueError, match="the face has no landmarks"):
+        render(gray(), [replace(face, landmarks=np.zeros((0, 3), np.float32))])
+    for bad in (np.nan, np.inf, 1e308):
+        marks = face.landmarks.astype(np.float64)
+        marks[0, 0] = bad
+        marks[1, 0] = -abs(bad)
+        with pytest.raises(ValueError, match="landmarks must be finite pixel coordinates"):
+            render(gray(), [replace(face, landmarks=marks)])
+    assert render(gray(), [replace(face, landmarks=np.zeros((0, 3), np.float32))], mode="box") is not None

@@ -49,3 +49,15 @@ _SYNONYMS: dict[str, Emotion] = {
 def parse_emotion(name: str) -> Emotion | None:
     """Map a class name or common synonym ("Happiness", "surprised", ...) to an Emotion, or None."""
     return _SYNONYMS.get(name.strip().lower())
+
+
+def to_emotion(value: object) -> Emotion:
+    """An Emotion from an Emotion, its name or a synonym (see :func:`parse_emotion`).
+
+    Raises:
+        ValueError: anything else, with a message listing the 7 emotions.
+    """
+    parsed = parse_emotion(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ValueError(f"unknown emotion {value!r}; choose one of {', '.join(e.value for e in EMOTIONS)}")
+    return parsed

@@ -14,7 +14,8 @@ the template's name (``transparent_Face``, ``transparent_Mouth``, ``transparent_
 ``transparent_Eyebrow``, ``transparent_Top``, ``transparent_Clothing``; ``circle_...`` with the
 circle background), so other renderers can take the drawing apart.
 
-Renders up to 512 px are cached (by profile, expression and size), so a live app draws each picture once.
+Renders are cached (by profile, expression and size, up to :data:`CACHE_BYTES` of pixels), so a live
+app draws each picture once.
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ from __future__ import annotations
 import copy
 import numbers
 import re
+import threading
 import xml.etree.ElementTree as ET
 from enum import Enum
 from functools import lru_cache
 
 import python_avatars as pa
+from cachetools import LRUCache, cached
 from PIL import Image
 
-from facemoji.emotions import EMOTIONS, Emotion, parse_emotion
+from facemoji.emotions import Emotion, to_emotion
 from facemoji.render.avatar_profile import AvatarProfile, Expression
 from facemoji.render.raster import rasterise
 
 MAX_SIZE = 1024
-_CACHED_MAX_SIZE = 512  # larger renders are drawn afresh: 64 cached 1024 px pictures would hold 256 MB
+CACHE_BYTES = 128 * 2**20  # pixels of PNG renders kept, least recently used dropped first
 _WIDTH, _HEIGHT = 264, 280  # python_avatars' canvas, in its user units
 # How far these tops reach above the canvas (user units, measured; tests/test_render_avatar.py checks
 # the list). The frame grows to show them, and so does the circle background's clip (python_avatars cuts at y=0).
@@ -62,17 +65,15 @@ def render_avatar_svg(profile: AvatarProfile, emotion: Emotion | str | Expressio
 def render_avatar_png(profile: AvatarProfile, emotion: Emotion | str | Expression, size: int = 512) -> Image.Image:
     """The avatar as a ``size`` x ``size`` RGBA image (transparent outside the drawing).
 
-    Returns a new image each call; up to 512 px, the pixels are rendered once per (profile, expression, size).
+    Returns a new image each call; the pixels are rendered once per (profile, expression, size) and
+    kept while they fit in :data:`CACHE_BYTES`.
 
     Raises:
         AvatarRenderError: an unknown emotion name, or ``size`` outside 1..1024.
     """
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
         raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
-    expression = _expression(profile, emotion)
-    if size > _CACHED_MAX_SIZE:
-        return _draw_png(profile, expression, int(size))
-    return _png(profile, expression, int(size)).copy()
+    return _png(profile, _expression(profile, emotion), int(size)).copy()
 
 
 def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, float, float]:
@@ -88,9 +89,10 @@ def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, fl
 def _expression(profile: AvatarProfile, emotion: Emotion | str | Expression) -> Expression:
     if isinstance(emotion, Expression):
         return emotion
-    parsed = emotion if isinstance(emotion, Emotion) else parse_emotion(str(emotion))
-    if parsed is None:
-        raise AvatarRenderError(f"unknown emotion {emotion!r}; expected one of: {', '.join(e.value for e in EMOTIONS)}")
+    try:
+        parsed = to_emotion(emotion)
+    except ValueError as e:
+        raise AvatarRenderError(str(e)) from None
     return profile.expression(parsed)
 
 
@@ -246,9 +248,7 @@ def _fill_clipped_tints(root: ET.Element) -> None:
 _ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
 
 
-def _draw_png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
+@cached(LRUCache(CACHE_BYTES, getsizeof=lambda image: 4 * image.width * image.height), lock=threading.Lock(), info=True)
+def _png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
     # resvg draws at the SVG's own width and height, so the root's size is set to the one wanted.
     return rasterise(_ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1), size)
-
-
-_png = lru_cache(maxsize=64)(_draw_png)

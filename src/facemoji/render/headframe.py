@@ -27,13 +27,21 @@ def head_frame(face: Face) -> HeadFrame:
 
     Measuring the landmarks after undoing the roll keeps the size steady when the head tilts,
     where the axis-aligned box would grow. A roll that is not a finite number counts as 0.
+
+    Raises:
+        ValueError: the face has no landmarks, or they are not finite pixel coordinates.
     """
+    if face.landmarks.size == 0:
+        raise ValueError("the face has no landmarks to place a drawing by (faces from analyze() have 478)")
     roll = float(face.pose.roll) if math.isfinite(face.pose.roll) else 0.0
     turn = clockwise(roll)
-    upright = face.landmarks[:, :2] @ turn  # row vectors times the rotation undo it
-    low, high = upright.min(axis=0), upright.max(axis=0)
-    cx, cy = (low + high) / 2 @ turn.T
-    width, height = high - low
+    with np.errstate(invalid="ignore", over="ignore"):  # bad landmarks are reported just below
+        upright = face.landmarks[:, :2] @ turn  # row vectors times the rotation undo it
+        low, high = upright.min(axis=0), upright.max(axis=0)
+        cx, cy = (low + high) / 2 @ turn.T
+        width, height = high - low
+    if not np.isfinite([cx, cy, width, height]).all():  # NaN landmarks, or so far apart they overflow
+        raise ValueError("the face's landmarks must be finite pixel coordinates")
     return HeadFrame(float(cx), float(cy), float(width), float(height), roll)
 
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from facemoji.emotions import Emotion, parse_emotion
+from facemoji.emotions import Emotion, to_emotion
 from facemoji.render.avatar import render_avatar_svg
 from facemoji.render.avatar_layers import AVATAR_FACE_CENTRE, AVATAR_LAYOUT, AVATAR_PIVOT, AVATAR_SCALE, AvatarArt
 from facemoji.render.avatar_profile import AvatarProfile
@@ -199,7 +199,7 @@ class LiveFace:
 
 
 def _emotion(emotion: Emotion | str) -> Emotion:
-    parsed = parse_emotion(emotion) if isinstance(emotion, str) else None
-    if parsed is None:
-        raise LiveFaceError(f"unknown emotion {emotion!r}; choose one of {', '.join(e.value for e in STYLES)}")
-    return parsed
+    try:
+        return to_emotion(emotion)
+    except ValueError as e:
+        raise LiveFaceError(str(e)) from None

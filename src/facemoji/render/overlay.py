@@ -57,7 +57,8 @@ def render(
 
     Raises:
         ValueError: ``image`` is not an (H, W, 3) uint8 array, ``mode`` is not one of overlay, box,
-            panel, or ``emoji_set`` is not a registered emoji set.
+            panel, ``emoji_set`` is not a registered emoji set, or (overlay mode) a face has no
+            finite landmarks.
     """
     check_rgb(image)
     try:
@@ -86,7 +87,7 @@ def draw_emoji_over_face(canvas: Image.Image, face: Face, emoji_set: str = "twem
     Parts outside the canvas are clipped.
 
     Raises:
-        ValueError: ``emoji_set`` is not a registered emoji set.
+        ValueError: ``emoji_set`` is not a registered emoji set, or the face has no (finite) landmarks.
     """
     frame = head_frame(face)
     # Larger than twice the image, the emoji would only cover all of it anyway.
