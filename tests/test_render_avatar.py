@@ -162,3 +162,13 @@ def test_largest_size_renders() -> None:
 def test_unknown_emotion_is_refused() -> None:
     with pytest.raises(AvatarRenderError, match="unknown emotion 'bored'; choose one of angry, disgust, fear"):
         render_avatar_svg(AvatarProfile(), "bored")
+
+
+def test_shirt_text_is_drawn_centred_on_the_shirt() -> None:
+    shirt = {"clothing_type": "graphic_shirt", "clothing_graphic": "custom_text"}
+    text = np.asarray(render_avatar_png(AvatarProfile(**shirt, shirt_text="HELLO"), Emotion.HAPPY, 256)).astype(int)
+    blank = np.asarray(render_avatar_png(AvatarProfile(**shirt, shirt_text=""), Emotion.HAPPY, 256)).astype(int)
+    letters = np.argwhere(np.abs(text - blank).max(axis=2) > 64)
+    assert len(letters) > 300, "the text is drawn (resvg has a font for it)"
+    assert letters[:, 0].min() > 256 * 0.75, "on the shirt, below the chin"
+    assert abs(letters[:, 1].mean() - 128) < 4, "centred under the face"

@@ -34,7 +34,7 @@ from PIL import Image
 
 from facemoji.emotions import Emotion, to_emotion
 from facemoji.render.avatar_profile import AvatarProfile, Expression
-from facemoji.render.raster import rasterise
+from facemoji.render.raster import TEXT_FONT, rasterise
 
 MAX_SIZE = 1024
 CACHE_BYTES = 128 * 2**20  # pixels of PNG renders kept, least recently used dropped first
@@ -175,6 +175,10 @@ def _svg(profile: AvatarProfile, expression: Expression) -> str:
     root = ET.fromstring(_avatar(profile, expression).render())
     colors = _colors(profile)
     for el in root.iter():
+        if family := el.get("font-family"):  # the shirt text asks for Avenir, which no renderer here has
+            el.set("font-family", f"{family}, {TEXT_FONT}")
+        if el.get("x") == "50%":  # the shirt text's centre: of python_avatars' canvas, not of the wider square frame
+            el.set("x", f"{_WIDTH / 2:g}")
         if el.get("fill") == "":
             fill = _fill_for(el.get("id", ""), profile, colors)
             if fill is None:  # a part installed into python_avatars that we do not know: inherit the parent's fill

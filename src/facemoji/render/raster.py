@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import io
 
 import resvg
 from PIL import Image
 
+# resvg loads no fonts by itself, so SVG text (an avatar's shirt text) would vanish. matplotlib, a
+# dependency anyway, ships DejaVu Sans in its wheel: the same letters on every machine, offline.
+# resvg does not fall back to another family, so SVG that names fonts must list this one last.
+TEXT_FONT = "DejaVu Sans"
+_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+
 
 def rasterise(svg: str, size: int) -> Image.Image:
     """Render SVG text to an RGBA image of ``size`` x ``size``, stretching the root's width and height to fill it."""
-    tree = resvg.usvg.Tree.from_str(svg, resvg.usvg.Options.default())
+    tree = resvg.usvg.Tree.from_str(svg, _options())
     width, height = tree.int_size()
     # resvg-py takes the transform as (a, b, c, d, e, f): x' = a*x + b*y + c, y' = d*x + e*y + f.
     png = resvg.render(tree, (size / width, 0.0, 0.0, 0.0, size / height, 0.0), bg_size=(size, size))
     image = Image.open(io.BytesIO(png))
     image.load()
     return image.convert("RGBA")
+
+
+@functools.cache
+def _options() -> resvg.usvg.Options:
+    options = resvg.usvg.Options.default()
+    fonts = importlib.resources.files("matplotlib") / "mpl-data" / "fonts" / "ttf"
+    for name in _FONTS:
+        options.load_font_file(str(fonts / name))
+    options.font_family = TEXT_FONT  # for text that names no family
+    return options
