@@ -10,7 +10,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[train,dev]'
 	touch $(STAMP)
 
-SAMPLE := ../shared/media/justin.jpg
+SHARED ?= $(or $(FACEMOJI_SHARED),../shared)
+SAMPLE := $(SHARED)/media/justin.jpg
 
 run: $(STAMP)
 	$(VENV)/bin/facemoji stickers --profile classic -o out/stickers
