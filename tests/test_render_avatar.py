@@ -12,7 +12,13 @@ import python_avatars as pa
 
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.render import avatar
-from facemoji.render.avatar import AvatarRenderError, avatar_head_box, render_avatar_png, render_avatar_svg
+from facemoji.render.avatar import (
+    AvatarRenderError,
+    avatar_head_box,
+    render_avatar_head_png,
+    render_avatar_png,
+    render_avatar_svg,
+)
 from facemoji.render.avatar_profile import ALLOWED, PART_ALLOWED, PRESETS, AvatarProfile, Expression, random_profile
 
 SIZE = 128
@@ -172,3 +178,17 @@ def test_shirt_text_is_drawn_centred_on_the_shirt() -> None:
     assert len(letters) > 300, "the text is drawn (resvg has a font for it)"
     assert letters[:, 0].min() > 256 * 0.75, "on the shirt, below the chin"
     assert abs(letters[:, 1].mean() - 128) < 4, "centred under the face"
+
+
+def test_head_only_render_drops_the_background_and_everything_under_the_chin() -> None:
+    profile = PRESETS["hijab"]  # a circle background and a hijab reaching down to the shoulders
+    assert profile.background_style == "circle"
+    head = np.asarray(render_avatar_head_png(profile, Emotion.HAPPY, 256)).astype(int)
+    full = np.asarray(render_avatar_png(replace(profile, background_style="none"), Emotion.HAPPY, 256)).astype(int)
+    chin = round(avatar_head_box(profile, 256)[3])
+    assert np.array_equal(head[: chin - 1], full[: chin - 1]), "the head itself is the full render's"
+    assert head[chin + 10 :, :, 3].max() == 0, "neck, shoulders and clothes are gone"
+    assert full[chin + 10 :, :, 3].max() == 255
+    with_disc = np.asarray(render_avatar_png(profile, Emotion.HAPPY, 256))
+    corner = (slice(105, 120), slice(35, 55))  # beside the head, inside the circle background
+    assert with_disc[corner][..., 3].min() == 255 and head[corner][..., 3].max() == 0

@@ -25,9 +25,11 @@ import numbers
 import re
 import threading
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from enum import Enum
 from functools import lru_cache
 
+import numpy as np
 import python_avatars as pa
 from cachetools import LRUCache, cached
 from PIL import Image
@@ -45,6 +47,7 @@ _HEADROOM = {"bride": 54, "evil_spike": 18, "chef_cap": 13, "einstein_hair": 12,
 _TOP_MARGIN = 6  # many tops (fro, bun, winter hats) touch y=0: keep them off the picture's edge
 # The head without hair or ears: x from 76 to 188, y from 36 (crown) to 186 (chin).
 _HEAD = (76.0, 36.0, 188.0, 186.0)
+_CHIN_FADE = 0.03  # of the picture's side: how far under the chin a head-only render fades out
 
 
 class AvatarRenderError(ValueError):
@@ -74,6 +77,22 @@ def render_avatar_png(profile: AvatarProfile, emotion: Emotion | str | Expressio
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
         raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
     return _png(profile, _expression(profile, emotion), int(size)).copy()
+
+
+def render_avatar_head_png(profile: AvatarProfile, emotion: Emotion | str | Expression, size: int) -> Image.Image:
+    """Only the avatar's head (hair and hat included) as a ``size`` x ``size`` RGBA image, for putting
+    on a person in a photo: no background, and the neck and clothes faded out just under the chin.
+
+    Raises:
+        AvatarRenderError: as :func:`render_avatar_png`.
+    """
+    image = render_avatar_png(replace(profile, background_style="none"), emotion, size)
+    chin = avatar_head_box(profile, size)[3]
+    fade = max(1.0, size * _CHIN_FADE)
+    keep = np.clip((chin + fade - np.arange(size) - 0.5) / fade, 0.0, 1.0)  # 1 down to the chin, 0 a fade below
+    alpha = np.asarray(image.getchannel("A"), np.float32) * keep[:, None].astype(np.float32)
+    image.putalpha(Image.fromarray(alpha.round().astype(np.uint8)))
+    return image
 
 
 def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, float, float]:

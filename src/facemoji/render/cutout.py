@@ -5,7 +5,8 @@ The cut uses MediaPipe's selfie segmenter (``selfie_segmenter.tflite``, bundled 
 
     with PersonSegmenter() as seg:
         sticker = seg.cut_out(load_image("me.jpg"))          # RGBA, background transparent
-    sticker = cover_face(sticker, avatar, head_frame(face), avatar_head_box(profile, side))
+    head = render_avatar_head_png(profile, emotion, side)
+    sticker = cover_face(sticker, head, head_frame(face), avatar_head_box(profile, side))
 
 For an emoji, :func:`facemoji.render.overlay.draw_emoji_over_face` on the cut-out does the same
 with the emoji sized as in ``facemoji image``'s overlay mode.

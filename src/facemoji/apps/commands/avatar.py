@@ -2,8 +2,9 @@
 
 Without ``--cutout`` OUT holds one avatar per face, side by side in the photo's left-to-right
 order, on a transparent background. With ``--cutout`` OUT is a photo sticker: the people cut out
-of the photo (background transparent), each face covered by the avatar wearing its expression,
-or with ``--emoji`` by its emoji, sized and turned as in ``facemoji image``'s overlay mode.
+of the photo (background transparent), each face covered by the avatar's head wearing its
+expression (the person's own body stays), or with ``--emoji`` by its emoji, sized and turned as
+in ``facemoji image``'s overlay mode.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from facemoji.faces import MAX_FACES
 from facemoji.files import same_file
 from facemoji.imageio import ImageError, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
-from facemoji.render.avatar import MAX_SIZE, AvatarRenderError, avatar_head_box, render_avatar_png
+from facemoji.render.avatar import (
+    MAX_SIZE,
+    AvatarRenderError,
+    avatar_head_box,
+    render_avatar_head_png,
+    render_avatar_png,
+)
 from facemoji.render.avatar_profile import AvatarProfile, AvatarProfileError, resolve_profile
 from facemoji.render.cutout import PersonSegmenter, SegmenterError, cover_face
 from facemoji.render.headframe import head_frame
@@ -45,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)",
     )
     p.add_argument("--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find (default 10)")
-    p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars on them")
+    p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars' heads on them")
     p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
 
 
@@ -102,9 +109,9 @@ def avatar_row(faces: list[Face], profile: AvatarProfile, size: int) -> Image.Im
 
 
 def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -> Image.Image:
-    """The people cut out of ``rgb``, each face covered by the avatar wearing its expression.
+    """The people cut out of ``rgb``, each face covered by the avatar's head wearing its expression.
 
-    Each avatar is sized to the face and turned with the head's roll.
+    Each head is sized to the face and turned with the head's roll; the person's body stays.
 
     Raises:
         SegmenterError: the selfie segmentation model is missing or fails.
@@ -112,7 +119,7 @@ def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -
     sticker = _cut_out(rgb)
     for face in faces:
         side = min(MAX_SIZE, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
-        avatar = render_avatar_png(profile, face.emotion, side)
+        avatar = render_avatar_head_png(profile, face.emotion, side)
         sticker = cover_face(sticker, avatar, head_frame(face), avatar_head_box(profile, side), _HEAD_SCALE)
     return sticker
 
