@@ -176,3 +176,11 @@ def test_real_pipeline_emoji_sticker(media: Path, tmp_path: Path) -> None:
     assert img[:10, :10, 3].max() < 10 and img[:10, -10:, 3].max() < 10
     assert (np.abs(img[150:250, 140:240, :3] - (0xFF, 0xCC, 0x4D)).max(axis=2) < 12).mean() > 0.5
     assert (img[150:250, 140:240, 3] == 255).all(), "the emoji covers the face"
+
+
+def test_a_missing_model_is_one_line(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "a.png"
+    assert main(["avatar", str(media / "justin.jpg"), "--model", str(tmp_path / "gone.onnx"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("facemoji avatar: emotion model") and "gone.onnx is missing" in err and err.count("\n") == 1
+    assert not out.exists()

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fer_fixtures import export_tiny_model
 from PIL import Image
 from test_imageio import _png_header
 
 from facemoji.apps.cli import main
 from facemoji.emotions import EMOTIONS
+from facemoji.engine import Emojifier, EmojifierOptions
 
 
 def _json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -30,6 +32,30 @@ def test_one_photo_json(media: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert set(face["scores"]) == {e.value for e in EMOTIONS}
     assert abs(sum(face["scores"].values()) - 1) < 0.01
     assert face["emotion"] == max(face["scores"], key=face["scores"].get)
+
+
+def test_a_model_of_ones_own_reads_the_faces(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "mine.onnx"
+    export_tiny_model(model, seed=3)
+    photo = str(media / "justin.jpg")
+    assert main(["image", photo, "--json"]) == 0
+    (shipped,) = _json_lines(capsys)[0]["faces"]
+    assert main(["image", photo, "--json", "--model", str(model)]) == 0
+    (mine,) = _json_lines(capsys)[0]["faces"]
+    assert mine["box"] == shipped["box"] and mine["scores"] != shipped["scores"]
+    with Emojifier(EmojifierOptions(emotion_model_path=model)) as engine:
+        (want,) = engine.analyze(photo)
+    assert mine["scores"] == pytest.approx({e.value: want.scores[e] for e in EMOTIONS}, abs=1e-3)
+
+
+def test_a_bad_model_fails_before_any_image(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "junk.onnx").write_text("not a model")
+    for model, said in (("missing.onnx", "is missing"), ("junk.onnx", "is not a facemoji emotion model")):
+        argv = ["image", str(media / "no-faces.jpg"), "--model", str(tmp_path / model), "-o", str(tmp_path / "o.png")]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert said in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_a_note_when_max_faces_is_reached(media: Path, capsys: pytest.CaptureFixture[str]) -> None:

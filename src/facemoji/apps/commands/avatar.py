@@ -52,7 +52,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)",
     )
     p.add_argument("--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find (default 10)")
-    p.add_argument("--cutout", action="store_true", help="cut the people out of the photo and put the avatars' heads on them")
+    p.add_argument(
+        "--model", type=Path, metavar="X.onnx",
+        help="emotion model made by facemoji export (default: the one shipped with facemoji)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cutout", action="store_true", help="cut the people out of the photo and put the avatars' heads on them"
+    )
     p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
 
 
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         profile = resolve_profile(args.profile)
         rgb = load_image(args.photo)
-        with Emojifier(EmojifierOptions(max_faces=args.max_faces)) as engine:
+        with Emojifier(EmojifierOptions(max_faces=args.max_faces, emotion_model_path=args.model)) as engine:
             faces = engine.analyze(rgb)
         if not faces:
             print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)

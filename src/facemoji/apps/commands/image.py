@@ -13,7 +13,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from facemoji.apps.arguments import positive
-from facemoji.classifier import ModelError
+from facemoji.classifier import EmotionClassifier, ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import MAX_FACES
 from facemoji.files import same_file
@@ -49,6 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger images before decoding them"
     )
+    p.add_argument(
+        "--model", type=Path, metavar="X.onnx",
+        help="emotion model made by facemoji export (default: the one shipped with facemoji)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return 2 if unlisted else 0
     # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
-    options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels)
+    options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels, emotion_model_path=args.model)
     show_bar = total > 1 or any(p.is_dir() for p in inputs)
 
     def report(line: dict) -> None:
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         report({"path": str(folder), "faces": [], "out": None, "error": reason})
 
     try:
+        if args.model is not None:
+            EmotionClassifier(args.model)  # a bad model fails now, not at the first face found
         with Emojifier(options) as engine:
             targets = _Targets(args.out, single_file, inputs=keys)
             images = _with_roots(inputs, skip, on_error=folder_error)
