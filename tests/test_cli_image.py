@@ -60,7 +60,7 @@ def test_a_bad_model_fails_before_any_image(media: Path, tmp_path: Path, capsys:
 
 def test_a_note_when_max_faces_is_reached(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["image", str(media / "justin.jpg"), "--json", "--max-faces", "1"]) == 0
-    assert "justin.jpg: found 1 faces, the most --max-faces allows; raise it" in capsys.readouterr().err
+    assert "justin.jpg: found 1 face, the most --max-faces allows; raise it" in capsys.readouterr().err
 
 
 def test_no_face_is_empty_not_error(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,6 +128,13 @@ def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     assert main(["image", *two, "-o", str(tmp_path / "loop" / "out")]) == 0  # per-file "cannot write" lines
     assert capsys.readouterr().err.count("cannot write") == 2
+    assert main(["image", "", "-o", str(tmp_path / "e.png")]) == 2  # not the current folder
+    assert capsys.readouterr().err == "facemoji image: an empty path was given\n"
+    # a file where the output's folder should be is named, not "File exists"
+    assert main(["image", two[0], "-o", str(tmp_path / "file" / "x.png")]) == 0
+    assert f"cannot write {tmp_path / 'file' / 'x.png'}: {tmp_path / 'file'} is a file, not a folder" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_folder_without_images_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facemoji.files import inside_folder, same_file, write_all_atomic, write_atomic
+from facemoji.files import inside_folder, make_folder, same_file, write_all_atomic, write_atomic
 
 
 def test_writes_bytes_and_text_and_replaces(tmp_path: Path) -> None:
@@ -80,3 +80,13 @@ def test_inside_folder_sees_through_links(tmp_path: Path) -> None:
     assert inside_folder(tmp_path / "data", tmp_path / "alias")
     assert not inside_folder(tmp_path / "elsewhere", tmp_path / "data")
     assert not inside_folder(tmp_path / "data" / "x", tmp_path / "data.zip")  # not a folder
+
+
+def test_make_folder_names_the_file_in_the_way(tmp_path: Path) -> None:
+    make_folder(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    make_folder(tmp_path / "a" / "b")  # already there: fine
+    (tmp_path / "f").write_text("x")
+    for folder in (tmp_path / "f", tmp_path / "f" / "sub", tmp_path / "f" / "sub" / "deeper"):
+        with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'f'} is a file, not a folder"):
+            make_folder(folder)

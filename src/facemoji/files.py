@@ -10,6 +10,20 @@ import uuid
 from pathlib import Path
 
 
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents as needed.
+
+    Raises:
+        OSError: it cannot be made; when a part of the path is a file, the message names that file
+            (Python's own says only "File exists").
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(blocker)) from e
+
+
 def write_atomic(path: Path, data: bytes | str) -> Path:
     """Write ``data`` to a temp file beside ``path``, then rename it over ``path``.
 

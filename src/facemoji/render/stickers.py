@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS
-from facemoji.files import write_all_atomic
+from facemoji.files import make_folder, write_all_atomic
 from facemoji.render.avatar import render_avatar_png, render_avatar_svg
 from facemoji.render.avatar_profile import AvatarProfile, profile_json
 
@@ -89,7 +89,7 @@ def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> li
     """
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folder(out)
     except OSError as e:
         raise StickerError(f"cannot create the folder {out}: {e.strerror or e}") from e
     files = sticker_files(profile)

@@ -17,12 +17,12 @@ import numpy as np
 from PIL import Image
 
 from facemoji.apps.arguments import positive, whole
-from facemoji.apps.commands.image import MAX_FACES_NOTE
+from facemoji.apps.commands.image import max_faces_note
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import MAX_FACES
-from facemoji.files import same_file
+from facemoji.files import make_folder, same_file
 from facemoji.imageio import ImageError, load_image, save_image
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.avatar import (
@@ -87,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)
             return 1
         if len(faces) == args.max_faces:
-            print(f"facemoji avatar: {MAX_FACES_NOTE.format(n=len(faces))}", file=sys.stderr)
+            print(f"facemoji avatar: {max_faces_note(len(faces))}", file=sys.stderr)
         if args.emoji:
             image = emoji_sticker(rgb, faces)
         elif args.cutout:
             image = avatar_sticker(rgb, faces, profile)
         else:
             image = avatar_row(faces, profile, args.size or ROW_SIZE)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(args.out.parent)
         save_image(image, args.out)
     except OSError as e:
         print(f"facemoji avatar: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)

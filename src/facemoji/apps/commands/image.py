@@ -16,7 +16,7 @@ from facemoji.apps.arguments import positive
 from facemoji.classifier import EmotionClassifier, ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import MAX_FACES
-from facemoji.files import same_file
+from facemoji.files import make_folder, same_file
 from facemoji.imageio import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
@@ -29,9 +29,13 @@ from facemoji.imageio import (
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.render.overlay import Mode, render
 
-MAX_FACES_NOTE = "found {n} faces, the most --max-faces allows; raise it if there are more"
 _SMALLER = "try a smaller image or a lower --max-pixels"
 _LOOKED_FOR = ", ".join(sorted(IMAGE_SUFFIXES))
+
+
+def max_faces_note(n: int) -> str:
+    """The note for an image whose face count reached ``--max-faces`` (``n``)."""
+    return f"found {n} face{'s' * (n != 1)}, the most --max-faces allows; raise it if there are more"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if "" in args.paths:  # Path("") is the current folder: a shell variable left empty would walk it all
+        print("facemoji image: an empty path was given", file=sys.stderr)
+        return 2
     inputs = [Path(p) for p in args.paths]
     single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
     # an output folder inside an input folder is not searched (it may hold an earlier run's output)
@@ -102,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
                 line = _one(engine, path, targets.pick(path, root), args)
                 if len(line["faces"]) == args.max_faces:
-                    tqdm.write(f"{path}: {MAX_FACES_NOTE.format(n=args.max_faces)}", sys.stderr)
+                    tqdm.write(f"{path}: {max_faces_note(args.max_faces)}", sys.stderr)
                 report(line)
     except (LandmarkerModelError, ModelError) as e:
         print(f"facemoji image: {e}", file=sys.stderr)
@@ -187,7 +194,7 @@ def _one(engine: Emojifier, path: Path, target: Path | None, args: argparse.Name
     line["faces"] = [f.to_dict() for f in faces]
     if target is not None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(target.parent)
             save_image(render(rgb, faces, Mode(args.mode)), target)
         except OSError as e:  # the folder could not be made
             return line | {"error": f"cannot write {target}: {e.strerror or e}"}
