@@ -167,6 +167,19 @@ def test_panel_lists_faces_left_to_right() -> None:
     assert not (top == EMOTION_COLORS[Emotion.SAD]).all(axis=2).any()
 
 
+def test_panel_numbers_several_faces_on_the_photo() -> None:
+    image = gray(480, 640)
+    right = make_face(500, 240, 80, 100, emotion=Emotion.SAD)
+    left = make_face(100, 240, 80, 100, emotion=Emotion.ANGRY)
+    photo = render(image, [right, left], Mode.PANEL)[:, :640]
+    for face, emotion in ((left, Emotion.ANGRY), (right, Emotion.SAD)):
+        b = face.box  # the number's badge, in the face's colour, at the top left of its box
+        corner = photo[b.y : b.y + b.h // 3, b.x : b.x + b.w // 2]
+        assert (corner == EMOTION_COLORS[emotion]).all(axis=2).sum() > 50, emotion
+    changed = np.abs(photo.astype(int) - image).sum(axis=2) > 0
+    assert changed.mean() < 0.02, "only the small badges are drawn on the photo"
+
+
 def test_panel_fits_many_faces() -> None:
     image = gray(480, 640)
     faces = [make_face(40 + 50 * i, 100 + 20 * (i % 3), 40, 50, emotion=EMOTIONS[i % 7]) for i in range(12)]

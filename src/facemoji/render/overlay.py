@@ -23,7 +23,7 @@ class Mode(str, Enum):
 
     OVERLAY = "overlay"  # the emoji covers the face, turned with the head's roll
     BOX = "box"  # a box and an "emotion NN%" label on each face, the emoji beside the box
-    PANEL = "panel"  # the photo untouched, a panel on its right with each face's emoji and label
+    PANEL = "panel"  # the photo, a panel on its right with each face's emoji and label (numbered when several)
 
     def __str__(self) -> str:
         return self.value
@@ -52,7 +52,8 @@ def render(
     """Draw the faces' emoji onto ``image`` and return the result as a new (H, W', 3) uint8 RGB array.
 
     ``overlay`` and ``box`` keep the image's size; ``panel`` adds a panel on the right (the result
-    is wider), listing the faces from left to right, or saying "no face found". Faces partly
+    is wider), listing the faces from left to right, or saying "no face found"; with several faces
+    each gets a number on the photo and in the panel. Faces partly
     outside the image are clipped; in ``box`` mode a face wholly outside it draws nothing.
 
     Raises:
@@ -154,14 +155,18 @@ def _with_panel(photo: Image.Image, faces: Sequence[Face], emoji_set: str) -> Im
         draw.text((width + panel_w / 2, height / 2), "no face found", fill=_PANEL_TEXT, font=font, anchor="mm")
         return canvas
 
-    ordered = sorted(faces, key=lambda f: f.box.x + f.box.w / 2)
+    ordered = sorted(faces, key=lambda f: (f.box.x, f.box.y))  # the order analyze() lists them in
+    numbered = len(ordered) > 1  # several faces: a number by each face says which tile is whose
+    if numbered:
+        for i, face in enumerate(ordered):
+            _draw_number(draw, face, i + 1, width, height)
     cols, rows, tile = _grid(len(ordered), panel_w, height)
     left = width + (panel_w - cols * tile) / 2
     top = (height - rows * tile) / 2
     for i, face in enumerate(ordered):
         cell_x, cell_y = left + (i % cols) * tile, top + (i // cols) * tile
         size = max(1, round(tile * 0.62))
-        text = _label(face)
+        text = f"{i + 1}  {_label(face)}" if numbered else _label(face)
         font = _font(max(6, round(tile * 0.1)))
         text_w, text_h = _text_size(draw, text, font)
         if text_w > tile * 0.9:  # shrink long labels in narrow tiles so they do not run into the next one
@@ -177,6 +182,18 @@ def _with_panel(photo: Image.Image, faces: Sequence[Face], emoji_set: str) -> Im
         origin = (round(cell_x + (tile - strip_w) / 2), emoji_y + size + gap)
         _draw_strip(draw, origin, text, EMOTION_COLORS[face.emotion], font, pad)
     return canvas
+
+
+def _draw_number(draw: ImageDraw.ImageDraw, face: Face, number: int, width: int, height: int) -> None:
+    """The face's number in its emotion's colour, at the top left of its box, kept inside the photo."""
+    box = face.box
+    font = _font(max(12, min(round(min(width, height) / 20), round(box.w / 4))))
+    text = str(number)
+    text_w, text_h = _text_size(draw, text, font)
+    pad = max(2, font.size // 4)
+    x = min(max(box.x, 0), width - text_w - 2 * pad)
+    y = min(max(box.y, 0), height - text_h - 2 * pad)
+    _draw_strip(draw, (max(x, 0), max(y, 0)), text, EMOTION_COLORS[face.emotion], font, pad)
 
 
 def _grid(count: int, width: int, height: int) -> tuple[int, int, int]:
