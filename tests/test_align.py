@@ -152,7 +152,7 @@ def test_misuse_raises_clear_errors() -> None:
     with pytest.raises(ValueError, match="degenerate landmarks: forehead and chin coincide"):
         align_face(image, np.zeros((478, 2)))
     for bad in (np.nan, np.inf, 1e300):
-        far = marks.copy()
+        far = marks.astype(np.float64)
         far[33, 0] = bad
         with pytest.raises(ValueError, match="landmarks must be finite pixel coordinates"):
             align_face(image, far)

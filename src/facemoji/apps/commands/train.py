@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from facemoji.apps.arguments import positive, whole
@@ -77,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
         print("facemoji train: --num-nodes needs torchrun on every machine (see docs/training.md)", file=sys.stderr)
         return 2
 
+    # Lightning's start-up notes (hardware found, precision, an advert for its cloud logger) and its
+    # own deprecation warnings say nothing a user can act on; its warnings and errors still show.
+    # Several processes keep the notes: they tell how the processes found each other.
+    if (args.devices or 1) * (args.num_nodes or 1) == 1:
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(lightning|torch)\.")
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     options = {k: getattr(args, k) for k in ("epochs", "width", "batch_size", "lr", "patience", "limit", "seed")}
     options |= {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes")}
     options["teachers"] = [str(run) for run in args.teachers] if args.teachers else None
