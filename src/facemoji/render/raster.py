@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import io
+import threading
+from collections.abc import Callable
 
 import resvg
+from cachetools import LRUCache, cached
 from PIL import Image
 
 # resvg loads no fonts by itself, so SVG text (an avatar's shirt text) would vanish. matplotlib, a
@@ -14,6 +17,15 @@ from PIL import Image
 # resvg does not fall back to another family, so SVG that names fonts must list this one last.
 TEXT_FONT = "DejaVu Sans"
 _FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+
+
+def cached_pictures(max_bytes: int) -> Callable[[Callable[..., Image.Image]], Callable[..., Image.Image]]:
+    """Decorator: keep the RGBA images a function returns, by its arguments, dropping the least
+    recently used beyond ``max_bytes`` of pixels. (Bounded by count instead, a cache of big pictures
+    once held 2.4 GB.) Callers must copy what they hand out; ``cache_info()`` and ``cache_clear()``
+    work as with ``functools.lru_cache``."""
+    size = lambda image: 4 * image.width * image.height  # noqa: E731
+    return cached(LRUCache(max_bytes, getsizeof=size), lock=threading.Lock(), info=True)
 
 
 def rasterise(svg: str, size: int) -> Image.Image:
