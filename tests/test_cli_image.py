@@ -50,12 +50,13 @@ def test_a_model_of_ones_own_reads_the_faces(media: Path, tmp_path: Path, capsys
 
 def test_a_bad_model_fails_before_any_image(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "junk.onnx").write_text("not a model")
+    (tmp_path / "unreadable.jpg").write_text("not an image")  # would get its own line if images were read first
+    photos = [str(tmp_path / "unreadable.jpg"), str(media / "no-faces.jpg")]
     for model, said in (("missing.onnx", "is missing"), ("junk.onnx", "is not a facemoji emotion model")):
-        argv = ["image", str(media / "no-faces.jpg"), "--model", str(tmp_path / model), "-o", str(tmp_path / "o.png")]
-        assert main(argv) == 1
-        err = capsys.readouterr().err
-        assert said in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "o.png").exists()
+        assert main(["image", *photos, "--json", "--model", str(tmp_path / model), "-o", str(tmp_path / "out")]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and said in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_note_when_max_faces_is_reached(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,8 +129,10 @@ def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     assert main(["image", *two, "-o", str(tmp_path / "loop" / "out")]) == 0  # per-file "cannot write" lines
     assert capsys.readouterr().err.count("cannot write") == 2
-    assert main(["image", "", "-o", str(tmp_path / "e.png")]) == 2  # not the current folder
-    assert capsys.readouterr().err == "facemoji image: an empty path was given\n"
+    for empty in (["", "-o", str(tmp_path / "e.png")], [two[0], "-o", ""]):  # neither means the current folder
+        with pytest.raises(SystemExit) as exit_info:
+            main(["image", *empty])
+        assert exit_info.value.code == 2 and ": an empty path" in capsys.readouterr().err
     # a file where the output's folder should be is named, not "File exists"
     assert main(["image", two[0], "-o", str(tmp_path / "file" / "x.png")]) == 0
     assert f"cannot write {tmp_path / 'file' / 'x.png'}: {tmp_path / 'file'} is a file, not a folder" in (

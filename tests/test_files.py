@@ -90,3 +90,6 @@ def test_make_folder_names_the_file_in_the_way(tmp_path: Path) -> None:
     for folder in (tmp_path / "f", tmp_path / "f" / "sub", tmp_path / "f" / "sub" / "deeper"):
         with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'f'} is a file, not a folder"):
             make_folder(folder)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(NotADirectoryError, match=f"{tmp_path / 'dangling'} is a broken link"):
+        make_folder(tmp_path / "dangling" / "sub")

@@ -180,15 +180,23 @@ def test_shirt_text_is_drawn_centred_on_the_shirt() -> None:
     assert abs(letters[:, 1].mean() - 128) < 4, "centred under the face"
 
 
-def test_head_only_render_drops_the_background_and_everything_under_the_chin() -> None:
-    profile = PRESETS["hijab"]  # a circle background and a hijab reaching down to the shoulders
-    assert profile.background_style == "circle"
-    head = np.asarray(render_avatar_head_png(profile, Emotion.HAPPY, 256)).astype(int)
-    full = np.asarray(render_avatar_png(replace(profile, background_style="none"), Emotion.HAPPY, 256)).astype(int)
-    chin = round(avatar_head_box(profile, 256)[3])
-    assert np.array_equal(head[: chin - 1], full[: chin - 1]), "the head itself is the full render's"
-    assert head[chin + 10 :, :, 3].max() == 0, "neck, shoulders and clothes are gone"
-    assert full[chin + 10 :, :, 3].max() == 255
-    with_disc = np.asarray(render_avatar_png(profile, Emotion.HAPPY, 256))
-    corner = (slice(105, 120), slice(35, 55))  # beside the head, inside the circle background
-    assert with_disc[corner][..., 3].min() == 255 and head[corner][..., 3].max() == 0
+def test_head_only_render_drops_background_clothes_and_neck_but_keeps_beard_and_hijab() -> None:
+    short = AvatarProfile(hair_type="short_flat", background_style="circle")
+    head = np.asarray(render_avatar_head_png(short, Emotion.HAPPY, 256)).astype(int)
+    full = np.asarray(render_avatar_png(replace(short, background_style="none"), Emotion.HAPPY, 256)).astype(int)
+    chin = round(avatar_head_box(short, 256)[3])
+    assert np.abs(head[: chin - 1] - full[: chin - 1]).max() <= 2, "the head itself is the full render's"
+    assert head[chin + 10 :, :, 3].max() == 0 and full[chin + 10 :, :, 3].max() == 255, "neck and clothes are gone"
+    with_disc = np.asarray(render_avatar_png(short, Emotion.HAPPY, 256))
+    beside = (slice(105, 120), slice(35, 55))  # beside the head, inside the circle background
+    assert with_disc[beside][..., 3].min() == 255 and head[beside][..., 3].max() == 0
+    for hangs_down in (AvatarProfile(facial_hair_type="beard_magestic"), PRESETS["hijab"]):
+        drawn = np.asarray(render_avatar_head_png(hangs_down, Emotion.HAPPY, 256))
+        below = drawn[round(avatar_head_box(hangs_down, 256)[3]) + 10 :, :, 3]
+        assert (below == 255).sum() > 500, "a beard or hijab below the chin is drawn whole"
+
+
+def test_head_only_render_refuses_bad_sizes() -> None:
+    for size in (0, 1025, True):
+        with pytest.raises(AvatarRenderError, match="size must be a whole number of pixels from 1 to 1024"):
+            render_avatar_head_png(PRESETS["classic"], Emotion.HAPPY, size)

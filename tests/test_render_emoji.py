@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -106,3 +107,12 @@ def test_registered_set_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert "solid-test" in list_emoji_sets()
     assert emoji_image(Emotion.ANGRY, 8, "solid-test").getpixel((4, 4)) == (10, 20, 30, 255)
+
+
+def test_drawing_works_from_any_thread() -> None:
+    emoji_image(Emotion.SAD, 41)  # the main thread first, as an app that starts a worker later would
+    drawn: list[np.ndarray] = []
+    worker = threading.Thread(target=lambda: drawn.append(np.asarray(emoji_image(Emotion.SAD, 43))))
+    worker.start()
+    worker.join()
+    assert len(drawn) == 1 and drawn[0].shape == (43, 43, 4) and drawn[0][..., 3].max() == 255

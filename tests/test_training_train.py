@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -51,10 +52,15 @@ def test_resolve_config_applies_recipe_then_overrides() -> None:
         resolve_config("d.zip", "resnet")
 
 
-def test_smoke_train_exports_a_working_model(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_smoke_train_exports_a_working_model(
+    fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "run"
+    caplog.set_level(logging.DEBUG)
     assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0
     assert f"model: {out / 'model.onnx'}" in capsys.readouterr().out
+    notes = [r.getMessage() for r in caplog.records if r.name.startswith("lightning") and r.levelno < logging.WARNING]
+    assert notes == [], "Lightning's start-up notes (GPU available, a tip, ...) are not shown"
     for name in ("config.json", "metrics.csv", "curves.png", "model.onnx", "checkpoints/last.ckpt"):
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())

@@ -20,8 +20,12 @@ def make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as e:
-        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
-        raise NotADirectoryError(errno.ENOTDIR, f"{blocker} is a file, not a folder", str(blocker)) from e
+        for part in (folder, *folder.parents):
+            if part.is_symlink() and not part.exists():
+                raise NotADirectoryError(errno.ENOTDIR, f"{part} is a broken link", str(part)) from e
+            if part.exists() and not part.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{part} is a file, not a folder", str(part)) from e
+        raise
 
 
 def write_atomic(path: Path, data: bytes | str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
 def positive(kind: type[int] | type[float], most: int | None = None) -> Callable[[str], int | float]:
@@ -35,3 +36,10 @@ def whole(low: int, high: int) -> Callable[[str], int]:
 
     parse.__name__ = "int"
     return parse
+
+
+def nonempty_path(text: str) -> Path:
+    """A file or folder path; an empty one is refused (``Path("")`` would mean the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)

@@ -28,7 +28,6 @@ from dataclasses import replace
 from enum import Enum
 from functools import lru_cache
 
-import numpy as np
 import python_avatars as pa
 from PIL import Image
 
@@ -78,19 +77,16 @@ def render_avatar_png(profile: AvatarProfile, emotion: Emotion | str | Expressio
 
 
 def render_avatar_head_png(profile: AvatarProfile, emotion: Emotion | str | Expression, size: int) -> Image.Image:
-    """Only the avatar's head (hair and hat included) as a ``size`` x ``size`` RGBA image, for putting
-    on a person in a photo: no background, and the neck and clothes faded out just under the chin.
+    """The avatar's head as a ``size`` x ``size`` RGBA image, for putting on a person in a photo: no
+    background and no clothes, and the skin fades out just under the chin (the neck and shoulders
+    are one shape with the face); hair, beard and hat are drawn whole.
 
     Raises:
         AvatarRenderError: as :func:`render_avatar_png`.
     """
-    image = render_avatar_png(replace(profile, background_style="none"), emotion, size)
-    chin = avatar_head_box(profile, size)[3]
-    fade = max(1.0, size * _CHIN_FADE)
-    keep = np.clip((chin + fade - np.arange(size) - 0.5) / fade, 0.0, 1.0)  # 1 down to the chin, 0 a fade below
-    alpha = np.asarray(image.getchannel("A"), np.float32) * keep[:, None].astype(np.float32)
-    image.putalpha(Image.fromarray(alpha.round().astype(np.uint8)))
-    return image
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
+        raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
+    return _head_png(profile, _expression(profile, emotion), int(size)).copy()
 
 
 def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, float, float]:
@@ -271,5 +267,43 @@ _ROOT_SIZE = re.compile(r'width="[^"]*" height="[^"]*"')
 
 @cached_pictures(CACHE_BYTES)
 def _png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
+    return _raster(_svg(profile, expression), size)
+
+
+@cached_pictures(CACHE_BYTES)
+def _head_png(profile: AvatarProfile, expression: Expression, size: int) -> Image.Image:
+    return _raster(_head_svg(profile, expression), size)
+
+
+def _raster(svg: str, size: int) -> Image.Image:
     # resvg draws at the SVG's own width and height, so the root's size is set to the one wanted.
-    return rasterise(_ROOT_SIZE.sub(f'width="{size}" height="{size}"', _svg(profile, expression), count=1), size)
+    return rasterise(_ROOT_SIZE.sub(f'width="{size}" height="{size}"', svg, count=1), size)
+
+
+def _head_svg(profile: AvatarProfile, expression: Expression) -> str:
+    """:func:`_svg` without background or clothes, the body shape masked to fade out under the chin."""
+    root = ET.fromstring(_svg(replace(profile, background_style="none"), expression))
+    x, y, side = _frame(profile)
+    chin, fade = _HEAD[3], _CHIN_FADE * side
+    for parent in list(root.iter()):
+        for child in list(parent):
+            group = child.get("id", "")
+            if group.endswith("_Clothing"):
+                parent.remove(child)
+            elif group.endswith("_Body"):  # wrapped, so the mask is in the root's units, not the body's
+                index = list(parent).index(child)
+                parent.remove(child)
+                wrapper = ET.Element(f"{_SVG}g", {"mask": "url(#facemoji_neck)"})
+                wrapper.append(child)
+                parent.insert(index, wrapper)
+    defs = ET.SubElement(root, f"{_SVG}defs")
+    gradient = ET.SubElement(defs, f"{_SVG}linearGradient", {
+        "id": "facemoji_chin_fade", "gradientUnits": "userSpaceOnUse",
+        "x1": "0", "y1": f"{chin:g}", "x2": "0", "y2": f"{chin + fade:g}",
+    })  # fmt: skip
+    ET.SubElement(gradient, f"{_SVG}stop", {"offset": "0", "stop-color": "white"})
+    ET.SubElement(gradient, f"{_SVG}stop", {"offset": "1", "stop-color": "black"})
+    box = {"x": f"{x:g}", "y": f"{y:g}", "width": f"{side:g}", "height": f"{side:g}"}
+    mask = ET.SubElement(defs, f"{_SVG}mask", {"id": "facemoji_neck", "maskUnits": "userSpaceOnUse", **box})
+    ET.SubElement(mask, f"{_SVG}rect", {**box, "fill": "url(#facemoji_chin_fade)"})
+    return ET.tostring(root, encoding="unicode")

@@ -187,6 +187,8 @@ def _with_panel(photo: Image.Image, faces: Sequence[Face], emoji_set: str) -> Im
 def _draw_number(draw: ImageDraw.ImageDraw, face: Face, number: int, width: int, height: int) -> None:
     """The face's number in its emotion's colour, at the top left of its box, kept inside the photo."""
     box = face.box
+    if box.x >= width or box.y >= height or box.x + box.w <= 0 or box.y + box.h <= 0:
+        return  # the face is not in the picture (its tile in the panel still has the number)
     font = _font(max(12, min(round(min(width, height) / 20), round(box.w / 4))))
     text = str(number)
     text_w, text_h = _text_size(draw, text, font)

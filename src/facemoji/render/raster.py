@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import importlib.util
 import io
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import resvg
 from cachetools import LRUCache, cached
@@ -39,11 +40,27 @@ def rasterise(svg: str, size: int) -> Image.Image:
     return image.convert("RGBA")
 
 
-@functools.cache
+_local = threading.local()  # resvg's options may only be used by the thread that made them
+
+
 def _options() -> resvg.usvg.Options:
-    options = resvg.usvg.Options.default()
-    fonts = importlib.resources.files("matplotlib") / "mpl-data" / "fonts" / "ttf"
-    for name in _FONTS:
-        options.load_font_file(str(fonts / name))
-    options.font_family = TEXT_FONT  # for text that names no family
+    if (options := getattr(_local, "options", None)) is None:
+        options = resvg.usvg.Options.default()
+        for data in _font_data():
+            options.load_font_data(data)
+        options.font_family = TEXT_FONT  # for text that names no family
+        _local.options = options
     return options
+
+
+@functools.cache
+def _font_data() -> tuple[bytes, ...]:
+    """The fonts' bytes, read once; none when matplotlib's copy is missing (text is then left out)."""
+    spec = importlib.util.find_spec("matplotlib")  # its folder, without importing it (a third of a second)
+    folders = spec.submodule_search_locations if spec is not None else None
+    if not folders:
+        return ()
+    try:
+        return tuple((Path(folders[0]) / "mpl-data" / "fonts" / "ttf" / name).read_bytes() for name in _FONTS)
+    except OSError:
+        return ()

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from facemoji.apps.arguments import positive, whole
+from facemoji.apps.arguments import nonempty_path, positive, whole
 from facemoji.apps.commands.image import max_faces_note
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
@@ -44,16 +43,16 @@ _HEAD_SCALE = 1.15  # the avatar's head is drawn a little larger than the face, 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("photo", type=Path, metavar="PHOTO", help="a photo with one or more faces")
+    p.add_argument("photo", type=nonempty_path, metavar="PHOTO", help="a photo with one or more faces")
     p.add_argument("--profile", metavar="P", help=PROFILE_HELP)
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output image (.png or .webp)")
+    p.add_argument("-o", "--out", type=nonempty_path, required=True, metavar="OUT", help="output image (.png or .webp)")
     p.add_argument(
         "--size", type=whole(1, MAX_SIZE),
         help=f"side of each avatar in the row, 1..{MAX_SIZE} (default {ROW_SIZE}; not --cutout)",
     )
     p.add_argument("--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find (default 10)")
     p.add_argument(
-        "--model", type=Path, metavar="X.onnx",
+        "--model", type=nonempty_path, metavar="X.onnx",
         help="emotion model made by facemoji export (default: the one shipped with facemoji)",
     )  # fmt: skip
     p.add_argument(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facemoji.apps.arguments import nonempty_path
 from facemoji.files import inside_folder
 from facemoji.training.data import SPLITS
 
@@ -18,17 +19,18 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", required=True, type=Path,
+        "--data", required=True, type=nonempty_path,
         help="Kaggle FER-2013 folder or .zip, fer2013.csv, or a folder with one sub-folder per class",
     )  # fmt: skip
     parser.add_argument(
         "--split", choices=SPLITS, default="test",
         help="which part to score (default: test = public + private); class folders are always scored whole",
     )  # fmt: skip
-    parser.add_argument("--model", type=Path, help="an exported .onnx model (default: the shipped one)")
+    parser.add_argument("--model", type=nonempty_path, help="an exported .onnx model (default: the shipped one)")
     parser.add_argument(
-        "--out", type=Path, help="folder for evaluation.json and confusion.png (default: runs/eval-MODEL-DATA-SPLIT)"
-    )
+        "--out", type=nonempty_path,
+        help="folder for evaluation.json and confusion.png (default: runs/eval-MODEL-DATA-SPLIT)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object on the last line")
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from facemoji.apps.arguments import nonempty_path
 from facemoji.apps.commands.train import INSTALL_HINT
 from facemoji.files import same_file
 
@@ -20,14 +20,14 @@ MIN_CALIBRATION_FACES = 64  # fewer cannot show the int8 model agrees with the f
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "runs", nargs="+", type=Path, metavar="RUN",
+        "runs", nargs="+", type=nonempty_path, metavar="RUN",
         help="a run folder of facemoji train (its best checkpoint) or a .ckpt file; several make an ensemble",
     )  # fmt: skip
-    parser.add_argument("-o", "--out", required=True, type=Path, help="the .onnx file to write")
+    parser.add_argument("-o", "--out", required=True, type=nonempty_path, help="the .onnx file to write")
     parser.add_argument("--flip", action="store_true", help="also score the mirrored face and average (2x the cost)")
     parser.add_argument("--int8", action="store_true", help="quantize to int8 (about 2x faster on x86 CPUs)")
     parser.add_argument(
-        "--data", type=Path, help="with --int8: the training data, whose faces calibrate the quantization"
+        "--data", type=nonempty_path, help="with --int8: the training data, whose faces calibrate the quantization"
     )
 
 

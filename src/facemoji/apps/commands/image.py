@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from facemoji.apps.arguments import positive
+from facemoji.apps.arguments import nonempty_path, positive
 from facemoji.classifier import EmotionClassifier, ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import MAX_FACES
@@ -39,9 +39,11 @@ def max_faces_note(n: int) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
     p.add_argument(
-        "-o", "--out", type=Path,
+        "paths", nargs="+", type=nonempty_path, metavar="PATH", help="image files or folders (searched recursively)"
+    )
+    p.add_argument(
+        "-o", "--out", type=nonempty_path,
         help="output file (one input) or folder; nothing is drawn without it. In a folder each image keeps its "
         "path relative to the folder given; GIF, BMP and TIFF inputs get .png appended",
     )  # fmt: skip
@@ -54,16 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger images before decoding them"
     )
     p.add_argument(
-        "--model", type=Path, metavar="X.onnx",
+        "--model", type=nonempty_path, metavar="X.onnx",
         help="emotion model made by facemoji export (default: the one shipped with facemoji)",
     )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    if "" in args.paths:  # Path("") is the current folder: a shell variable left empty would walk it all
-        print("facemoji image: an empty path was given", file=sys.stderr)
-        return 2
-    inputs = [Path(p) for p in args.paths]
+    inputs = args.paths
     single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
     # an output folder inside an input folder is not searched (it may hold an earlier run's output)
     skip = None if args.out is None or single_file else Path(os.path.realpath(args.out))
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
     if not total:
-        for problem in unlisted or [f"no images in {', '.join(args.paths)} (looked for {_LOOKED_FOR})"]:
+        for problem in unlisted or [f"no images in {', '.join(map(str, args.paths))} (looked for {_LOOKED_FOR})"]:
             print(f"facemoji image: {problem}", file=sys.stderr)
         return 2 if unlisted else 0
     # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from facemoji.apps.arguments import nonempty_path
 from facemoji.render.avatar_profile import PRESETS, AvatarProfileError, resolve_profile
 from facemoji.render.stickers import MAX_STICKER_BYTES, STICKER_SIZE, StickerError, write_sticker_pack
 
@@ -14,7 +14,9 @@ PROFILE_HELP = f"avatar profile: a JSON file, a preset ({', '.join(PRESETS)}), r
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="P", help=PROFILE_HELP)
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="folder to write the pack into")
+    p.add_argument(
+        "-o", "--out", type=nonempty_path, required=True, metavar="DIR", help="folder to write the pack into"
+    )
     p.epilog = (
         f"Writes happy.png, happy.webp, happy.svg, ... for the 7 emotions ({STICKER_SIZE}x{STICKER_SIZE}, "
         f"transparent, each under {MAX_STICKER_BYTES // 1000} KB), stickers.zip with all of them and profile.json."

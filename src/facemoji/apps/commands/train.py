@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from facemoji.apps.arguments import positive, whole
+from facemoji.apps.arguments import nonempty_path, positive, whole
 from facemoji.files import inside_folder
 
 INSTALL_HINT = "install the train extra: pip install 'facemoji[train]'"
@@ -32,12 +32,14 @@ def _architectures() -> list[str] | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     pos_int, pos_float = positive(int), positive(float)
     parser.add_argument(
-        "--data", required=True, type=Path,
+        "--data", required=True, type=nonempty_path,
         help="Kaggle FER-2013 folder or .zip, fer2013.csv, or a folder with one sub-folder per class",
     )  # fmt: skip
     parser.add_argument("--arch", choices=_architectures(), help="network (default: vgg)")
     parser.add_argument("--epochs", type=pos_int, help="maximum epochs (default: 120)")
-    parser.add_argument("--out", type=Path, default=Path("runs/emotion"), help="run folder (default: runs/emotion)")
+    parser.add_argument(
+        "--out", type=nonempty_path, default=Path("runs/emotion"), help="run folder (default: runs/emotion)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--width", type=pos_int, help="channels of the first stage (vgg; default: 48)")
     parser.add_argument("--batch-size", type=pos_int, help="faces per step and device (default: 128)")
@@ -46,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=pos_int, help="use only N training and N validation faces (quick trials)")
     parser.add_argument("--seed", type=whole(0, 2**32 - 1), help="random seed (default: 42)")
     parser.add_argument(
-        "--teacher", dest="teachers", nargs="+", type=Path, metavar="RUN",
+        "--teacher", dest="teachers", nargs="+", type=nonempty_path, metavar="RUN",
         help="distil from these finished runs' best networks (their mean answer on the same augmented faces)",
     )  # fmt: skip
     parser.add_argument("--accelerator", choices=("cpu", "gpu", "auto"), help="device type (default: cpu)")
