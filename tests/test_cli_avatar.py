@@ -184,3 +184,9 @@ def test_a_missing_model_is_one_line(media: Path, tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert err.startswith("facemoji avatar: emotion model") and "gone.onnx is missing" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_options_are_not_abbreviated(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:  # "--cut" is not --cutout
+        main(["avatar", str(media / "justin.jpg"), "-o", str(tmp_path / "a.png"), "--cut"])
+    assert stop.value.code == 2 and "unrecognized arguments: --cut" in capsys.readouterr().err

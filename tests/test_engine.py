@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from facemoji.align import align_face
 from facemoji.classifier import EmotionClassifier
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.engine import Emojifier, EmojifierOptions, analyze
-from facemoji.results import Face
+from facemoji.results import Face, Pose
 from facemoji.training.data import load_dataset
 
 VIDEO_FRAMES = 30
@@ -193,3 +195,9 @@ def test_fer2013_composite_gets_the_known_labels(fer2013_zip: Path) -> None:
     assert sorted(found) == [0, 1, 2, 3], f"faces found in tiles {sorted(found)} of the 4"
     right = sum(found[i] is emotion for i, emotion in enumerate(COMPOSITE_CLASSES))
     assert right >= 3, f"expected {[e.value for e in COMPOSITE_CLASSES]}, got {[found[i].value for i in range(4)]}"
+
+
+def test_json_form_has_no_negative_zero(media: Path) -> None:
+    (face,) = analyze(media / "justin.jpg")
+    tiny = dataclasses.replace(face, pose=Pose(yaw=-0.01, pitch=-0.04, roll=-0.0))
+    assert json.dumps(tiny.to_dict()["pose"]) == '{"yaw": 0.0, "pitch": 0.0, "roll": 0.0}'

@@ -71,10 +71,10 @@ class Face:
             "box": self.box.as_list(),
             "emotion": self.emotion.value,
             "scores": {e.value: round(s, 4) for e, s in self.scores.items()},
-            "pose": {
-                "yaw": round(self.pose.yaw, 1),
-                "pitch": round(self.pose.pitch, 1),
-                "roll": round(self.pose.roll, 1),
+            "pose": {  # + 0.0 turns a rounded -0.0 into 0.0
+                "yaw": round(self.pose.yaw, 1) + 0.0,
+                "pitch": round(self.pose.pitch, 1) + 0.0,
+                "roll": round(self.pose.roll, 1) + 0.0,
             },
             "blendshapes": {k: round(v, 4) for k, v in self.blendshapes.items()},
             "track_id": self.track_id,

@@ -26,11 +26,14 @@ def _command(name: str) -> ModuleType:
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facemoji", description="Facial expressions to emoji and avatars.")
+    # allow_abbrev=False: "--cut" must not quietly mean --cutout, nor break when a new option starts the same way
+    parser = argparse.ArgumentParser(
+        prog="facemoji", description="Facial expressions to emoji and avatars.", allow_abbrev=False
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, help_text in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         if name == chosen:  # only the chosen command's module is imported
             _command(name).add_arguments(p)
     return parser
