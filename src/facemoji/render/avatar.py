@@ -71,8 +71,7 @@ def render_avatar_png(profile: AvatarProfile, emotion: Emotion | str | Expressio
     Raises:
         AvatarRenderError: an unknown emotion name, or ``size`` outside 1..1024.
     """
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
-        raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
+    _check_size(size)
     return _png(profile, _expression(profile, emotion), int(size)).copy()
 
 
@@ -84,9 +83,13 @@ def render_avatar_head_png(profile: AvatarProfile, emotion: Emotion | str | Expr
     Raises:
         AvatarRenderError: as :func:`render_avatar_png`.
     """
+    _check_size(size)
+    return _head_png(profile, _expression(profile, emotion), int(size)).copy()
+
+
+def _check_size(size: object) -> None:
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
         raise AvatarRenderError(f"size must be a whole number of pixels from 1 to {MAX_SIZE}, got {size!r}")
-    return _head_png(profile, _expression(profile, emotion), int(size)).copy()
 
 
 def avatar_head_box(profile: AvatarProfile, size: int) -> tuple[float, float, float, float]:
