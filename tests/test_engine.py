@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from facemoji.align import align_face
-from facemoji.classifier import EmotionClassifier
+from facemoji.classifier import EmotionClassifier, ModelError
 from facemoji.emotions import EMOTIONS, Emotion
 from facemoji.engine import Emojifier, EmojifierOptions, analyze
 from facemoji.results import Face, Pose
@@ -201,3 +201,15 @@ def test_json_form_has_no_negative_zero(media: Path) -> None:
     (face,) = analyze(media / "justin.jpg")
     tiny = dataclasses.replace(face, pose=Pose(yaw=-0.01, pitch=-0.04, roll=-0.0))
     assert json.dumps(tiny.to_dict()["pose"]) == '{"yaw": 0.0, "pitch": 0.0, "roll": 0.0}'
+
+
+def test_load_fails_early_on_a_bad_model(tmp_path: Path) -> None:
+    (tmp_path / "junk.onnx").write_text("not a model")
+    engine = Emojifier(EmojifierOptions(emotion_model_path=tmp_path / "junk.onnx"))
+    with engine, pytest.raises(ModelError, match="is not a facemoji emotion model"):
+        engine.load()
+    with Emojifier() as engine:
+        engine.load()
+        model = engine._classifier
+        engine.analyze(np.zeros((64, 64, 3), np.uint8))
+        assert engine._classifier is model  # loaded once, not again on first use

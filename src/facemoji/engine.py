@@ -69,9 +69,9 @@ class Emojifier:
         with Emojifier(EmojifierOptions(video=True)) as fm:
             faces = fm.process(frame_rgb, timestamp_ms)
 
-    Models load on first use. Raises ``LandmarkerModelError`` / ``ModelError`` when a model file
-    is missing, ``ImageError`` for unreadable input and ``ValueError`` when the wrong mode's method
-    is called.
+    Models load on first use, or at :meth:`load`. Raises ``LandmarkerModelError`` / ``ModelError``
+    when a model file is missing, ``ImageError`` for unreadable input and ``ValueError`` when the
+    wrong mode's method is called.
     """
 
     def __init__(self, options: EmojifierOptions | None = None) -> None:
@@ -102,6 +102,12 @@ class Emojifier:
         tracked = self._tracker.update([d.box for d in detections], probs, timestamp_ms)
         return [Face.from_detection(d, p, track_id) for d, (track_id, p) in zip(detections, tracked, strict=True)]
 
+    def load(self) -> None:
+        """Load both models now rather than on first use, so that a missing or broken model fails
+        before any input is read. Raises ``LandmarkerModelError`` / ``ModelError`` as analysis would."""
+        self._faces()
+        self._emotion_model()
+
     def _faces(self) -> FaceFinder:
         if self._finder is None:
             o = self.options
@@ -109,14 +115,18 @@ class Emojifier:
             self._finder = FaceFinder(opts, video=o.video)
         return self._finder
 
-    def _emotions(self, rgb: np.ndarray, detections: list[DetectedFace]) -> np.ndarray:
+    def _emotion_model(self) -> EmotionClassifier:
         if self._classifier is None:
             self._classifier = EmotionClassifier(self.options.emotion_model_path, self.options.threads)
+        return self._classifier
+
+    def _emotions(self, rgb: np.ndarray, detections: list[DetectedFace]) -> np.ndarray:
+        classifier = self._emotion_model()
         if not detections:
-            return self._classifier.predict(np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8))
+            return classifier.predict(np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # once per picture, not once per face
         crops = np.stack([align_face(gray, d.landmarks) for d in detections])
-        return self._classifier.predict(crops)
+        return classifier.predict(crops)
 
     def close(self) -> None:
         """Release the models; a later call starts afresh (for video: new tracks, timestamps from any value)."""

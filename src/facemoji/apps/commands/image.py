@@ -13,7 +13,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from facemoji.apps.arguments import nonempty_path, positive
-from facemoji.classifier import EmotionClassifier, ModelError
+from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import MAX_FACES
 from facemoji.files import make_folder, same_file
@@ -100,9 +100,8 @@ def run(args: argparse.Namespace) -> int:
         report({"path": str(folder), "faces": [], "out": None, "error": reason})
 
     try:
-        if args.model is not None:
-            EmotionClassifier(args.model)  # a bad model fails now, not at the first face found
         with Emojifier(options) as engine:
+            engine.load()  # a missing or broken model fails now, not at the first face found
             targets = _Targets(args.out, single_file, inputs=keys)
             images = _with_roots(inputs, skip, on_error=folder_error)
             for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
