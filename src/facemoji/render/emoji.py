@@ -93,5 +93,5 @@ def emoji_image(emotion: Emotion | str, size: int, emoji_set: str = "twemoji") -
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 0 < size <= MAX_EMOJI_SIZE:
         raise ValueError(f"emoji size must be an integer in 1..{MAX_EMOJI_SIZE}, got {size!r}")
     parsed = to_emotion(emotion)
-    get_emoji_set(emoji_set)
+    get_emoji_set(emoji_set)  # an unknown set fails here, with the sets listed, not inside the cache
     return _cached_emoji(parsed, int(size), emoji_set).copy()
