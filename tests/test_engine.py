@@ -59,6 +59,16 @@ def test_scores_are_the_classifiers_on_the_aligned_colour_photo(media: Path) -> 
     assert [face.scores[e] for e in EMOTIONS] == pytest.approx(list(want), abs=1e-6)
 
 
+def test_an_upside_down_photo_reads_like_the_upright_one(media: Path) -> None:
+    # Cropped: upside down, the whole photo gives the landmarker a false upright face over the real one.
+    rgb = np.ascontiguousarray(np.asarray(Image.open(media / "justin.jpg").convert("RGB"))[:, :-37])
+    (upright,) = analyze(rgb)
+    (face,) = analyze(np.ascontiguousarray(rgb[::-1, ::-1]))
+    assert (face.pose.roll - upright.pose.roll) % 360 == pytest.approx(180, abs=4)
+    assert upright.emotion == face.emotion == Emotion.HAPPY
+    assert face.scores[Emotion.HAPPY] == pytest.approx(upright.scores[Emotion.HAPPY], abs=0.05)
+
+
 def test_no_face_is_an_empty_list(media: Path) -> None:
     assert analyze(media / "no-faces.jpg") == []
 

@@ -106,6 +106,29 @@ def test_yaw_sign_on_a_turned_face(finder: FaceFinder, media: Path) -> None:
     assert finder.find(np.ascontiguousarray(frame[:, ::-1]))[0].pose.yaw > 5
 
 
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_photo_lying_on_its_side_or_upside_down(finder: FaceFinder, justin: np.ndarray, quarters: int) -> None:
+    # MediaPipe finds the sideways faces itself; the upside-down one is found by searching the photo turned.
+    upright_photo = np.ascontiguousarray(justin[:, :-37])  # not square, so that width and height differ
+    upright = finder.find(upright_photo)[0]
+    turned = np.ascontiguousarray(np.rot90(upright_photo, -quarters))  # turned clockwise, as a camera held sideways
+    faces = finder.find(turned)
+    assert len(faces) == 1
+    face = faces[0]
+    # Where each landmark's pixel came from in the upright photo, read from turned coordinate grids.
+    h, w = upright_photo.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    from_x, from_y = np.rot90(xs, -quarters), np.rot90(ys, -quarters)
+    col = np.clip(face.landmarks[:, 0].astype(int), 0, turned.shape[1] - 1)
+    row = np.clip(face.landmarks[:, 1].astype(int), 0, turned.shape[0] - 1)
+    back = np.stack([from_x[row, col], from_y[row, col]], axis=1) + 0.5
+    eyes = np.linalg.norm(upright.landmarks[33, :2] - upright.landmarks[263, :2])
+    assert np.median(np.linalg.norm(back - upright.landmarks[:, :2], axis=1)) < 0.05 * eyes
+    assert face.box.w * face.box.h == pytest.approx(upright.box.w * upright.box.h, rel=0.1)
+    assert (face.pose.roll - upright.pose.roll - 90 * quarters + 180) % 360 - 180 == pytest.approx(0, abs=4.0)
+    assert face.blendshapes["mouthSmileLeft"] > 0.3 and face.blendshapes["mouthSmileRight"] > 0.3
+
+
 def test_no_face_is_an_empty_list(finder: FaceFinder, media: Path) -> None:
     no_faces = _rgb(media / "no-faces.jpg")
     assert finder.find(no_faces) == []

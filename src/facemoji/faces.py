@@ -4,15 +4,17 @@ MediaPipe's built-in face detector is its short-range model: it reliably finds o
 least a tenth of the picture's longer side wide, not small faces in a wide group photo. So for
 still images ``find`` also runs the landmarker on overlapping tiles, level by level (each level's
 tiles at most half the size of the previous pass's), down to tiles in which a face of
-``MIN_FACE_PX`` is that tenth, and merges what the passes found. Video mode stays a single pass
-per frame (MediaPipe tracks faces there).
+``MIN_FACE_PX`` is that tenth, and merges what the passes found. The landmarker finds faces
+turned up to about a quarter round, but not upside down, so a still image in which no pass finds a
+face is searched again whole, turned upside down. Video mode stays a single pass per frame
+(MediaPipe tracks faces there).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -35,6 +37,7 @@ TILE_OVERLAP = 1.5  # times the largest face the previous pass can miss, so it l
 SAME_FACE = 0.5  # two boxes are one face when their intersection covers this much of the smaller one
 MAX_FACES = 100_000  # far more than a 64 MP photo of 64 px faces holds; MediaPipe fails near 2**31
 MAX_TIMESTAMP_MS = 2**53 // 1000  # MediaPipe counts microseconds in an int64; well inside it
+_HALF_TURN = np.diag([-1.0, -1.0, 1.0, 1.0])  # half a turn about the camera's z axis (x right, y up)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class FaceFinder:
                 for tile in tiles:
                     found += self._detect(rgb, tile, level)
                 faces = _merge(found)
+            if not faces:
+                faces = self._find_upside_down(rgb)
         faces = sorted(faces, key=lambda f: f.box.w * f.box.h, reverse=True)[: self._max_faces]
         return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 
@@ -159,6 +164,14 @@ class FaceFinder:
     def _check_open(self) -> None:
         if self._handle.closed:
             raise ValueError("this FaceFinder is closed")
+
+    def _find_upside_down(self, rgb: np.ndarray) -> list[DetectedFace]:
+        h, w = rgb.shape[:2]
+        result = self._handle.task.detect(mp_image(np.ascontiguousarray(rgb[::-1, ::-1])))
+        return [
+            _turn_back(_face(marks, shapes, _HALF_TURN @ matrix, Box(0, 0, w, h), w, h), w, h)
+            for marks, shapes, matrix in _zip(result)
+        ]
 
     def _detect(self, rgb: np.ndarray, region: Box, level: int) -> list[_Found]:
         h, w = rgb.shape[:2]
@@ -248,6 +261,13 @@ def _face(marks: list, shapes: list, matrix: np.ndarray, region: Box, w: int, h:
         blendshapes={c.category_name: float(c.score) for c in shapes},
         pose=pose_from_matrix(matrix),
     )
+
+
+def _turn_back(face: DetectedFace, w: int, h: int) -> DetectedFace:
+    """``face`` found in the (w, h) image turned upside down, in the upright image's pixels."""
+    landmarks = face.landmarks.copy()
+    landmarks[:, 0], landmarks[:, 1] = w - landmarks[:, 0], h - landmarks[:, 1]
+    return replace(face, box=_box(landmarks, w, h), landmarks=landmarks)
 
 
 def _box(landmarks: np.ndarray, w: int, h: int) -> Box:
