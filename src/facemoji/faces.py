@@ -99,8 +99,9 @@ class FaceFinder:
     def find(self, rgb: np.ndarray) -> list[DetectedFace]:
         """Faces in one still image (H, W, 3) uint8 RGB, sorted left to right; [] when there is none.
 
-        Large images are also searched tile by tile (see the module docstring). When more than
-        ``max_faces`` faces are found, the largest are kept.
+        Large images are also searched tile by tile, and an image with no face found is searched
+        once more upside down (see the module docstring). When more than ``max_faces`` faces are
+        found, the largest are kept.
 
         Raises:
             ValueError: the finder was made for video or is closed, or the image is not (H, W, 3) uint8.
@@ -285,6 +286,8 @@ def pose_from_matrix(matrix: np.ndarray) -> Pose:
     split as ``R = Ry(yaw) @ Rx(-pitch) @ Rz(-roll)``, so in image terms: ``yaw`` > 0 when the face
     turns towards the image's right (the person's own left), ``pitch`` > 0 when the face looks up,
     ``roll`` > 0 when the head tilts clockwise in the image. Mirroring the image flips yaw and roll.
+    The angles are the camera's: for a head upside down (roll near 180) a face turning towards the
+    person's own left has yaw < 0, and looking up has pitch < 0.
     """
     rot = np.asarray(matrix, dtype=np.float64)[:3, :3]
     rot = rot / np.linalg.norm(rot, axis=0)  # drop any scale
