@@ -15,7 +15,7 @@ from facemoji.imageio import check_rgb
 from facemoji.render.compose import paste_turned
 from facemoji.render.emoji import MAX_EMOJI_SIZE, emoji_image, get_emoji_set
 from facemoji.render.headframe import head_frame
-from facemoji.results import Face
+from facemoji.results import Box, Face
 
 
 class Mode(str, Enum):
@@ -109,10 +109,15 @@ def _sized_emoji(emotion: Emotion, size: int, emoji_set: str) -> Image.Image:
     return art if drawn == size else art.resize((size, size), Image.Resampling.LANCZOS)
 
 
+def _in_picture(box: Box, width: int, height: int) -> bool:
+    """Whether any of ``box`` lies in a ``width`` x ``height`` picture."""
+    return box.x < width and box.y < height and box.x + box.w > 0 and box.y + box.h > 0
+
+
 def _draw_box(canvas: Image.Image, face: Face, emoji_set: str) -> None:
     width, height = canvas.size
     box, color = face.box, EMOTION_COLORS[face.emotion]
-    if box.x >= width or box.y >= height or box.x + box.w <= 0 or box.y + box.h <= 0:
+    if not _in_picture(box, width, height):
         return  # nothing of this face is in the picture, so no label or emoji belongs in it
     # Sized by the image, but never beyond the face: in a group photo each label stays about as
     # wide as its own box instead of running over the neighbours'.
@@ -187,7 +192,7 @@ def _with_panel(photo: Image.Image, faces: Sequence[Face], emoji_set: str) -> Im
 def _draw_number(draw: ImageDraw.ImageDraw, face: Face, number: int, width: int, height: int) -> None:
     """The face's number in its emotion's colour, at the top left of its box, kept inside the photo."""
     box = face.box
-    if box.x >= width or box.y >= height or box.x + box.w <= 0 or box.y + box.h <= 0:
+    if not _in_picture(box, width, height):
         return  # the face is not in the picture (its tile in the panel still has the number)
     font = _font(max(12, min(round(min(width, height) / 20), round(box.w / 4))))
     text = str(number)
