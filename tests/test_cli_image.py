@@ -16,6 +16,7 @@ from test_imageio import _png_header
 from facemoji.apps.cli import main
 from facemoji.emotions import EMOTIONS
 from facemoji.engine import Emojifier, EmojifierOptions
+from facemoji.imageio import save_image
 
 
 def _json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -143,7 +144,7 @@ def test_usage_errors_exit_2(media: Path, tmp_path: Path, capsys: pytest.Capture
 def test_a_folder_without_images_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "notes.txt").write_text("x")
     assert main(["image", str(tmp_path)]) == 0
-    assert f"no images in {tmp_path} (looked for .bmp, .gif, .jpeg" in capsys.readouterr().err
+    assert f"no images in {tmp_path} (looked for .apng, .avif, .bmp, .gif, .heic" in capsys.readouterr().err
 
 
 def test_names_at_the_length_limit(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,12 +227,28 @@ def test_a_folder_that_cannot_be_listed(tmp_path: Path, capsys, monkeypatch: pyt
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(os, "scandir", refuse)  # as for a user without read permission
-    assert main(["image", str(locked)]) == 2
-    assert f"facemoji image: {locked}: cannot list the folder (Permission denied)" in capsys.readouterr().err
+    assert main(["image", str(locked)]) == 0  # the run completed; the folder has its line
+    assert capsys.readouterr().err == f"{locked}: cannot list the folder (Permission denied)\n"
+    assert main(["image", str(locked), "--json"]) == 0
+    assert _json_lines(capsys) == [
+        {"path": str(locked), "faces": [], "out": None, "error": "cannot list the folder (Permission denied)"}
+    ]
+    monkeypatch.undo()
     assert main(["image", str(tmp_path / ("z" * 300))]) == 2  # too long a name even to look for
     assert "File name too long" in capsys.readouterr().err
     assert main(["image", str(tmp_path), "-o", str(tmp_path / ("z" * 300))]) == 2
     assert "File name too long" in capsys.readouterr().err
+
+
+def test_a_looping_link_in_a_folder_gets_its_line_and_the_run_goes_on(tmp_path: Path, capsys) -> None:
+    save_image(np.full((40, 60, 3), 200, np.uint8), tmp_path / "a.png")
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "b.jpg")
+    assert main(["image", str(tmp_path), "--json"]) == 0
+    lines = _json_lines(capsys)
+    assert [(line["path"], line["error"]) for line in lines] == [
+        (str(tmp_path / "a.png"), None),
+        (str(tmp_path / "b.jpg"), "cannot look at the file (Too many levels of symbolic links)"),
+    ]
 
 
 def test_a_failed_write_keeps_the_faces_and_says_where(media: Path, tmp_path: Path, capsys) -> None:
@@ -271,3 +288,18 @@ def test_a_closed_pipe_and_undecodable_names_end_quietly(media: Path, tmp_path: 
     reader.stdin.close()
     reader.wait(timeout=10)
     assert done.returncode == 1 and b"Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+def test_a_full_stdout_and_a_closed_stderr(media: Path) -> None:
+    command = [sys.executable, "-m", "facemoji.apps.cli", "image", str(media / "justin.jpg"), "--json"]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, timeout=120)
+    assert (done.returncode, done.stderr) == (1, b"facemoji image: cannot write the output: No space left on device\n")
+    # with stderr closed (`2>&-`), the note about --max-faces must not land among the JSON lines
+    done = subprocess.run(
+        [*command, "--max-faces", "1"], capture_output=True, timeout=120, preexec_fn=lambda: os.close(2)
+    )
+    assert done.returncode == 0 and [json.loads(line)["path"] for line in done.stdout.splitlines()] == [
+        str(media / "justin.jpg")
+    ]

@@ -206,15 +206,15 @@ def test_format_detected_by_content_not_suffix(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["PPM", "TGA", "PCX", "ICO"])
 def test_formats_outside_the_accepted_list_are_refused(tmp_path: Path, fmt: str) -> None:
     path = _write(tmp_path / "image.png", Image.new("RGB", (16, 16), RED), fmt)
-    with pytest.raises(ImageError, match=r"not a recognised image; expected JPEG, PNG, WebP, GIF, BMP or TIFF"):
+    with pytest.raises(ImageError, match=r"not a recognised image; expected JPEG, PNG, WebP, AVIF, GIF, BMP or TIFF"):
         load_image(path)
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "AVIF", "BMP", "TIFF"])
 def test_tiny_images(fmt: str) -> None:
     out = load_image(_encode(Image.new("RGB", (1, 1), RED), fmt))
     _assert_rgb(out, (1, 1))
-    np.testing.assert_allclose(out[0, 0], RED, atol=40)  # JPEG/WebP are lossy on one pixel
+    np.testing.assert_allclose(out[0, 0], RED, atol=40)  # JPEG, WebP and AVIF are lossy on one pixel
 
 
 # --- numpy input ---------------------------------------------------------------------------------
@@ -312,6 +312,9 @@ def test_sides_longer_than_mediapipe_takes_are_refused(tmp_path: Path) -> None:
         with pytest.raises(ImageError, match=r"(32767x2|2x32767) pixels; sides over 32,766 px are not supported"):
             load_image(source)
     _assert_rgb(load_image(np.zeros((2, MAX_SIDE, 3), np.uint8)), (2, MAX_SIDE))
+    # refused from the header, before decoding: a header alone would otherwise fail as truncated
+    with pytest.raises(ImageError, match="40000x1000 pixels; sides over 32,766 px are not supported"):
+        load_image(_png_header(40000, 1000))
     with pytest.raises(ValueError, match="image sides over 32,766 px are not supported"):
         check_rgb(np.zeros((1, MAX_SIDE + 1, 3), np.uint8))
 
@@ -370,7 +373,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_fuzzed_bytes_raise_only_image_error() -> None:
     """Random cuts, byte flips, insertions and junk tails of real images: success or ImageError, nothing else."""
     rng = random.Random(1234)
-    seeds = [_encode(_noise(), fmt) for fmt in ("PNG", "JPEG", "WEBP", "GIF")]
+    seeds = [_encode(_noise(), fmt) for fmt in ("PNG", "JPEG", "WEBP", "AVIF", "GIF")]
     outcomes = {"ok": 0, "refused": 0}
     for i in range(240):
         data = bytearray(seeds[i % len(seeds)])
@@ -401,15 +404,31 @@ def test_fuzzed_bytes_raise_only_image_error() -> None:
 def test_iter_image_paths_walks_folders_sorted_and_filters(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     for name in ["b.jpg", "a.PNG", "notes.txt", "z.heic", ".hidden.jpg", "._b.jpg", "sub/c.webp",
-                 "sub/deeper/d.TIFF", "sub/e.gif", ".cache/f.jpg", "g.bmp"]:  # fmt: skip
+                 "sub/deeper/d.TIFF", "sub/e.gif", ".cache/f.jpg", "g.bmp", "h.jfif", "i.avif"]:  # fmt: skip
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).touch()
     (root / "loop").symlink_to(root, target_is_directory=True)  # a cycle that must not be followed
     given = tmp_path / "scan.dat"  # an explicitly named file is kept whatever its suffix
     given.touch()
     found = list(iter_image_paths([root, str(given)]))
-    assert found == [root / "a.PNG", root / "b.jpg", root / "g.bmp", root / "sub/c.webp",
-                     root / "sub/deeper/d.TIFF", root / "sub/e.gif", given]  # fmt: skip
+    # HEIC is listed so that its line can say it is not supported
+    assert found == [root / "a.PNG", root / "b.jpg", root / "g.bmp", root / "h.jfif", root / "i.avif",
+                     root / "sub/c.webp", root / "sub/deeper/d.TIFF", root / "sub/e.gif", root / "z.heic",
+                     given]  # fmt: skip
+
+
+def test_a_looping_link_in_a_folder_is_reported_and_skipped(tmp_path: Path) -> None:
+    for name in ("a.jpg", "c.jpg"):
+        (tmp_path / name).touch()
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "b.jpg")
+    errors: list[tuple[Path, str]] = []
+    assert list(iter_image_paths([tmp_path], lambda path, why: errors.append((path, why)))) == [
+        tmp_path / "a.jpg",
+        tmp_path / "c.jpg",
+    ]
+    assert errors == [(tmp_path / "b.jpg", "cannot look at the file (Too many levels of symbolic links)")]
+    with pytest.raises(ImageError, match=r"b\.jpg: cannot look at the file"):
+        list(iter_image_paths([tmp_path]))
 
 
 def test_iter_image_paths_is_lazy(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ Everything facemoji reads from users goes through :func:`load_image`, which turn
 arrays and Pillow images of any mode into one shape and refuses the rest with :class:`ImageError`:
 
 - Formats are recognised by content, never by suffix, and only these are decoded: JPEG (and
-  MPO, the multi-picture JPEG many cameras write), PNG, WebP, GIF, BMP, TIFF. Pillow's other
+  MPO, the multi-picture JPEG many cameras write), PNG, WebP, AVIF, GIF, BMP, TIFF. Pillow's other
   decoders (PSD, EPS through Ghostscript, FLI, ...) are rarely needed and widen the attack surface.
 - The pixel count is checked against ``max_pixels`` from the header, before anything is decoded.
 - EXIF orientation is applied, so the array is upright as a photo viewer shows it.
@@ -37,15 +37,18 @@ MAX_SIDE = 32_766
 """Longest side of an image facemoji analyses: OpenCV's remap, which MediaPipe uses to resize its
 input, aborts the whole process (no exception) on a side of 32,767 px or more."""
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # Pillow's JPEG opener also yields MPO
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF")  # Pillow's JPEG opener also yields MPO
+# Suffixes looked for in folders. HEIC is among them so that an iPhone photo gets a line saying it
+# cannot be read, rather than being passed over without a word.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".avif", ".gif", ".bmp",
+                            ".tif", ".tiff", ".heic", ".heif"})  # fmt: skip
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 SAVE_SUFFIXES = frozenset(_SAVE_FORMATS)  # the file types save_image writes
 _SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 90}}  # above Pillow's 75/80: outputs are viewed
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP"})
 _SAVE_MAX_SIDE = {"JPEG": 65_535, "WEBP": 16_383}  # what the formats can hold
 _HIGH_DEPTH_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
-_ACCEPTED = "JPEG, PNG, WebP, GIF, BMP or TIFF (HEIC is not supported)"
+_ACCEPTED = "JPEG, PNG, WebP, AVIF, GIF, BMP or TIFF (HEIC is not supported)"
 _ACCEPTED_ARRAYS = "(H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA arrays of uint8, uint16 or floats in [0, 1]"
 _RAISE_LIMIT = "raise max_pixels (--max-pixels on the command line) to accept it"
 
@@ -80,9 +83,9 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     """
     if isinstance(source, np.ndarray):
         # a plain array: subclasses such as np.matrix break numpy's own functions (one crashed the process)
-        name, rgb = "array", _array_to_rgb(np.asarray(source), max_pixels)
+        rgb = _array_to_rgb(np.asarray(source), max_pixels)
     elif isinstance(source, Image.Image):
-        name, rgb = "image", _decode_pil(source, "image", max_pixels)
+        rgb = _decode_pil(source, "image", max_pixels)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = source.tobytes() if isinstance(source, memoryview) else source  # any shape or stride, as bytes
         name = f"image bytes ({len(data):,} bytes)"
@@ -90,14 +93,11 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
             raise ImageError(f"{name}: no data; expected an encoded {_ACCEPTED} image")
         rgb = _decode_file(io.BytesIO(data), name, max_pixels)
     elif isinstance(source, (str, os.PathLike)):
-        name, rgb = str(source), _load_path(Path(source), max_pixels)
+        rgb = _load_path(Path(source), max_pixels)
     else:
         raise ImageError(
             f"cannot load an image from a {type(source).__name__}; expected a path, bytes, a numpy array or a PIL image"
         )
-    if max(rgb.shape[:2]) > MAX_SIDE:
-        h, w = rgb.shape[:2]
-        raise ImageError(f"{name}: {w}x{h} pixels; sides over {MAX_SIDE:,} px are not supported, shrink it first")
     return rgb
 
 
@@ -121,13 +121,13 @@ def iter_image_paths(
     Folders are walked recursively and lazily, one sorted folder listing at a time, keeping files
     whose suffix is one of ``IMAGE_SUFFIXES`` (any case). Hidden entries (names starting with a
     dot: AppleDouble ``._x.jpg`` files, ``.thumbnails``) and symlinked folders (possible cycles)
-    are skipped. A folder that cannot be listed (no permission, gone since) is passed to
-    ``on_error`` with the reason and skipped; without ``on_error`` it ends the iteration with an
-    ImageError.
+    are skipped. A folder that cannot be listed (no permission, gone since) or a file that cannot
+    be looked at (a looping link) is passed to ``on_error`` with the reason and skipped; without
+    ``on_error`` it ends the iteration with an ImageError.
 
     Raises:
         ImageError: at call time, for a path that does not exist; while iterating, for a folder
-            that cannot be listed when there is no ``on_error``.
+            or file that cannot be looked at when there is no ``on_error``.
     """
     roots = [Path(p) for p in paths]
     missing = [f"{p} (a broken or looping link)" if p.is_symlink() else str(p) for p in roots if not p.exists()]
@@ -193,15 +193,13 @@ def _decode_file(fp: io.BufferedIOBase, name: str, max_pixels: int) -> np.ndarra
 
 
 def _decode_pil(im: Image.Image, name: str, max_pixels: int | None) -> np.ndarray:
-    """Pillow image (possibly not loaded yet) -> RGB array; the size is checked before decoding."""
+    """Pillow image (possibly not loaded yet) -> RGB array. Loading (``max_pixels`` given) checks
+    the size from the header, before decoding; saving (None) takes any size."""
     w, h = im.size
     if w * h == 0:
         raise ImageError(f"{name}: the image is empty ({w}x{h} pixels)")
-    if max_pixels is not None and w * h > max_pixels:
-        raise ImageError(
-            f"{name}: {w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} (a guard against "
-            f"decompression bombs); {_RAISE_LIMIT}"
-        )
+    if max_pixels is not None:
+        _check_size(name, w, h, max_pixels)
     with _decoding(name, max_pixels):
         im.load()
         im = ImageOps.exif_transpose(im)
@@ -219,7 +217,7 @@ def _decoding(name: str, max_pixels: int | None) -> Iterator[None]:
         warnings.simplefilter("ignore")
         try:
             yield
-        except ImageError:
+        except (ImageError, MemoryError):  # the caller knows how to say "not enough memory"
             raise
         except UnidentifiedImageError as e:
             raise ImageError(f"{name}: not a recognised image; expected {_ACCEPTED}") from e
@@ -312,16 +310,23 @@ def _bomb_message(name: str, pillow_message: str, max_pixels: int | None) -> str
     return f"{name}: {said} is over Pillow's own limit; raise PIL.Image.MAX_IMAGE_PIXELS as well as max_pixels"
 
 
+def _check_size(name: str, w: int, h: int, max_pixels: int) -> None:
+    if w * h > max_pixels:
+        raise ImageError(
+            f"{name}: {w}x{h} = {w * h:,} pixels exceeds max_pixels={max_pixels:,} (a guard against "
+            f"decompression bombs); {_RAISE_LIMIT}"
+        )
+    if max(w, h) > MAX_SIDE:
+        raise ImageError(f"{name}: {w}x{h} pixels; sides over {MAX_SIDE:,} px are not supported, shrink it first")
+
+
 def _check_array(a: np.ndarray, max_pixels: int | None) -> None:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
         raise ImageError(f"unsupported array shape {a.shape}; expected {_ACCEPTED_ARRAYS}")
     if a.size == 0:
         raise ImageError(f"the array is empty (shape {a.shape}); expected {_ACCEPTED_ARRAYS}")
-    if max_pixels is not None and a.shape[0] * a.shape[1] > max_pixels:
-        raise ImageError(
-            f"array of {a.shape[1]}x{a.shape[0]} = {a.shape[0] * a.shape[1]:,} pixels exceeds "
-            f"max_pixels={max_pixels:,}; {_RAISE_LIMIT}"
-        )
+    if max_pixels is not None:
+        _check_size("array", a.shape[1], a.shape[0], max_pixels)
 
 
 def _array_to_rgb(a: np.ndarray, max_pixels: int | None) -> np.ndarray:
@@ -362,13 +367,22 @@ def _walk(folder: Path, on_error: Callable[[Path, str], None] | None) -> Iterato
         with os.scandir(folder) as it:
             entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as e:
-        reason = f"cannot list the folder ({e.strerror or e})"
-        if on_error is None:
-            raise ImageError(f"{folder}: {reason}") from e
-        on_error(folder, reason)
+        _refuse(folder, f"cannot list the folder ({e.strerror or e})", on_error)
         return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(Path(entry.path), on_error)
-        elif entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
-            yield Path(entry.path)
+        elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                is_file = entry.is_file()
+            except OSError as e:  # a looping link; a link into a folder we may not enter
+                _refuse(Path(entry.path), f"cannot look at the file ({e.strerror or e})", on_error)
+                continue
+            if is_file:
+                yield Path(entry.path)
+
+
+def _refuse(path: Path, reason: str, on_error: Callable[[Path, str], None] | None) -> None:
+    if on_error is None:
+        raise ImageError(f"{path}: {reason}")
+    on_error(path, reason)

@@ -42,6 +42,12 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 done, 1 failed, 2 usage error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A stream closed by the caller (`2>&-` in a cron job) is None, and print(file=None) would
+    # write to stdout instead: notes would land among the JSON lines.
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open for the rest of the process)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         # File names need not be valid UTF-8; print them escaped rather than fail on them.
         if isinstance(stream, io.TextIOWrapper):
@@ -53,9 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (``facemoji image ... | head``): stop quietly
-        # Python flushes stdout once more at exit; point it at nothing so that does not fail too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return 1
+    except OSError as e:  # writing stdout failed (a full disk behind `> faces.jsonl`), or I/O no command expected
+        where = f"{e.filename}" if e.filename else "cannot write the output"
+        print(f"facemoji {args.command}: {where}: {e.strerror or e}", file=sys.stderr)
+        _drop_stdout()
+        return 1
+
+
+def _drop_stdout() -> None:
+    """Python flushes stdout once more at exit; point it at nothing so that cannot fail too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -66,27 +66,22 @@ def run(args: argparse.Namespace) -> int:
     single_file = args.out is not None and args.out.suffix.lower() in SAVE_SUFFIXES
     # an output folder inside an input folder is not searched (it may hold an earlier run's output)
     skip = None if args.out is None or single_file else Path(os.path.realpath(args.out))
-    unlisted: list[str] = []
+    unreadable: list[tuple[Path, str]] = []  # folders that cannot be listed, links that loop
     try:
         if (problem := _bad_out(args.out, inputs, single_file)) is not None:
             print(f"facemoji image: {problem}", file=sys.stderr)
             return 2
         # Count for the progress bar, and note every input, so that no output replaces one unread.
         total, keys = 0, set()
-        for path, _ in _with_roots(inputs, skip, on_error=lambda folder, why: unlisted.append(f"{folder}: {why}")):
+        for path, _ in _with_roots(inputs, skip, on_error=lambda path, why: unreadable.append((path, why))):
             total += 1
             keys.add(_key(path))
-    except (ImageError, OSError) as e:  # a missing input; a path too long to look at
+    except ImageError as e:  # a missing input
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
-    if not total:
-        for problem in unlisted or [f"no images in {', '.join(map(str, args.paths))} (looked for {_LOOKED_FOR})"]:
-            print(f"facemoji image: {problem}", file=sys.stderr)
-        return 2 if unlisted else 0
-    # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
-    options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels, emotion_model_path=args.model)
-    show_bar = total > 1 or any(p.is_dir() for p in inputs)
+    except OSError as e:  # a path too long to look at
+        print(f"facemoji image: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
 
     def report(line: dict) -> None:
         if args.json:
@@ -96,14 +91,28 @@ def run(args: argparse.Namespace) -> int:
         else:
             tqdm.write(_summary(line), file=sys.stdout)
 
-    def folder_error(folder: Path, reason: str) -> None:  # a folder that cannot be listed: say so, go on
-        report({"path": str(folder), "faces": [], "out": None, "error": reason})
+    def skipped(path: Path, reason: str) -> None:  # say so, go on
+        report({"path": str(path), "faces": [], "out": None, "error": reason})
+
+    if not total:
+        for path, why in unreadable:
+            skipped(path, why)
+        if not unreadable:
+            print(
+                f"facemoji image: no images in {', '.join(map(str, args.paths))} (looked for {_LOOKED_FOR})",
+                file=sys.stderr,
+            )
+        return 0
+    # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
+    options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels, emotion_model_path=args.model)
+    show_bar = total > 1 or any(p.is_dir() for p in inputs)
 
     try:
         with Emojifier(options) as engine:
             engine.load()  # a missing or broken model fails now, not at the first face found
             targets = _Targets(args.out, single_file, inputs=keys)
-            images = _with_roots(inputs, skip, on_error=folder_error)
+            images = _with_roots(inputs, skip, on_error=skipped)
             for path, root in tqdm(images, total=total, disable=not show_bar, unit="img", file=sys.stderr):
                 line = _one(engine, path, targets.pick(path, root), args)
                 if len(line["faces"]) == args.max_faces:
