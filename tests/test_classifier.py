@@ -82,6 +82,26 @@ def test_model_whose_graph_does_not_fit_its_metadata(tiny: Path, tmp_path: Path)
         EmotionClassifier(tmp_path / "five.onnx")
 
 
+def test_model_with_a_fixed_batch(tiny: Path, tmp_path: Path) -> None:
+    proto = onnx.load(tiny)
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1  # one face per call
+    onnx.save(proto, tmp_path / "one.onnx")
+    with pytest.raises(ModelError, match=r"one.onnx takes tensor\(float\) \[1, 1, 40, 40\]; .* with N free"):
+        EmotionClassifier(tmp_path / "one.onnx")
+
+
+def test_model_that_returns_logits_not_probabilities(tiny: Path, tmp_path: Path) -> None:
+    proto = onnx.load(tiny)
+    softmax = [node for node in proto.graph.node if node.op_type == "Softmax"]
+    assert softmax
+    for node in softmax:
+        node.op_type = "Identity"
+        del node.attribute[:]
+    onnx.save(proto, tmp_path / "logits.onnx")
+    with pytest.raises(ModelError, match=r"logits.onnx returned scores that are not probabilities"):
+        EmotionClassifier(tmp_path / "logits.onnx")
+
+
 def test_model_with_other_classes(tiny: Path, tmp_path: Path) -> None:
     proto = onnx.load(tiny)
     meta = json.loads(proto.metadata_props[0].value)

@@ -54,7 +54,8 @@ class EmotionClassifier:
     (1, 7)
 
     Raises:
-        ModelError: the model file is missing or is not a facemoji emotion model.
+        ModelError: the model file is missing or is not a facemoji emotion model; from
+            ``predict``, the model returned scores that are not probabilities.
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 1) -> None:
@@ -90,14 +91,20 @@ class EmotionClassifier:
         self._check_graph(path)
         self._input = self._session.get_inputs()[0].name
         self.path = path
+        self.predict(np.full((2, FACE_SIZE, FACE_SIZE), 128, np.uint8))  # a graph can fit the checks and still not
 
     def _check_graph(self, path: Path) -> None:
         """The graph must take what ``predict`` feeds it and return one probability per emotion."""
         s, n = self.info.input_size, len(EMOTIONS)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if not 1 <= s <= FACE_SIZE or [(i.type, i.shape[1:]) for i in inputs] != [("tensor(float)", [1, s, s])]:
+        # A whole-number first dimension is a fixed batch; predict passes every face of a photo at once.
+        if (
+            not 1 <= s <= FACE_SIZE
+            or [(i.type, i.shape[1:]) for i in inputs] != [("tensor(float)", [1, s, s])]
+            or isinstance(inputs[0].shape[0], int)
+        ):
             got = "; ".join(f"{i.type} {i.shape}" for i in inputs)
-            expected = f"one float input of shape (N, 1, {s}, {s}), {s} <= {FACE_SIZE}"
+            expected = f"one float input of shape (N, 1, {s}, {s}) with N free, {s} <= {FACE_SIZE}"
             raise ModelError(f"{path} takes {got}; expected {expected}")
         if [(o.type, o.shape[1:]) for o in outputs] != [("tensor(float)", [n])]:
             got = "; ".join(f"{o.type} {o.shape}" for o in outputs)
@@ -110,5 +117,7 @@ class EmotionClassifier:
         if len(faces) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
+        if not (np.isfinite(probs).all() and (probs >= 0).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-3)):
+            raise ModelError(f"{self.path} returned scores that are not probabilities (each row summing to 1)")
         return probs
 
