@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from facemoji.faces import DETECTABLE_FRACTION, MIN_FACE_PX, FaceFinder, FaceFinderOptions, _tile_levels
+from facemoji.imageio import load_image
 from facemoji.landmarker_model import LandmarkerModelError
 from facemoji.results import Box
 from facemoji.training.data import load_dataset
@@ -267,6 +268,17 @@ def test_video_mode_tracks_frames(media: Path) -> None:
     assert np.median(shift) < 20  # the same face, moving a little
 
 
+def test_video_mode_after_a_cut_gives_the_new_face_once(media: Path, finder: FaceFinder) -> None:
+    (woman,) = _video_frames(media / "woman2.mp4", 1)
+    cut = np.full_like(woman, 128)  # another person in the same frame size: a scene cut
+    cut[:, 100:481] = load_image(media / "justin.jpg")[: cut.shape[0]]
+    with FaceFinder(video=True) as video:
+        for t in (0, 33, 66):
+            video.find_in_frame(woman, t)
+        # MediaPipe also reports the tracked face, fitted to the woman's, over the new one
+        assert [f.box for f in video.find_in_frame(cut, 99)] == [f.box for f in finder.find(cut)]
+
+
 def test_misuse_raises_clear_errors(finder: FaceFinder, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"created for still images; use find\(rgb\) or pass video=True"):
         finder.find_in_frame(np.zeros((10, 10, 3), np.uint8), 0)
@@ -308,6 +320,7 @@ def test_close_is_idempotent_and_a_closed_finder_refuses_work() -> None:
 _UNCLOSED_FINDERS = """
 import sys
 import cv2
+from facemoji.imageio import load_image
 from facemoji.faces import FaceFinder
 rgb = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
 still = FaceFinder()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -148,7 +149,9 @@ class FaceFinder:
             result = self._handle.task.detect_for_video(mp_image(rgb), int(timestamp_ms))
         self._last_timestamp_ms = int(timestamp_ms)
         faces = [_face(marks, shapes, matrix, Box(0, 0, w, h), w, h) for marks, shapes, matrix in _zip(result)]
-        return sorted(faces, key=lambda f: (f.box.x, f.box.y))
+        # After a cut, MediaPipe can list a face twice: first as tracked from the last frame (fitted
+        # to the old face), then as detected anew in this one. The new detection is the one to keep.
+        return sorted(_distinct(reversed(faces)), key=lambda f: (f.box.x, f.box.y))
 
     def close(self) -> None:
         """Release MediaPipe's graph; calling it again does nothing."""
@@ -223,10 +226,15 @@ def _starts(length: int, size: int, overlap: int) -> list[int]:
 
 def _merge(found: list[_Found]) -> list[DetectedFace]:
     """One detection per face: the least cut by a tile edge, then the one from the coarsest pass."""
+    return _distinct(f.face for f in sorted(found, key=lambda f: (f.cut, f.level)))
+
+
+def _distinct(faces: Iterable[DetectedFace]) -> list[DetectedFace]:
+    """The faces that do not overlap an earlier one as the same face, in order."""
     kept: list[DetectedFace] = []
-    for candidate in sorted(found, key=lambda f: (f.cut, f.level)):
-        if all(_overlap(candidate.face.box, face.box) < SAME_FACE for face in kept):
-            kept.append(candidate.face)
+    for face in faces:
+        if all(_overlap(face.box, k.box) < SAME_FACE for k in kept):
+            kept.append(face)
     return kept
 
 
