@@ -42,6 +42,15 @@ def test_bad_profile_is_one_line_and_exit_1(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("name", ["profile.json", "happy.svg"])
+def test_a_profile_the_pack_would_overwrite_is_refused(tmp_path: Path, capsys, name: str) -> None:
+    profile = tmp_path / name
+    profile.write_text('{"hair_type": "bob"}')
+    assert main(["stickers", "--profile", str(profile), "-o", str(tmp_path)]) == 2
+    assert f"the pack's {name} would overwrite the profile {profile}" in capsys.readouterr().err
+    assert profile.read_text() == '{"hair_type": "bob"}' and [p.name for p in tmp_path.iterdir()] == [name]
+
+
 def test_missing_out_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["stickers"])

@@ -135,10 +135,16 @@ def test_resolve_profile_accepts_files_presets_and_random(tmp_path: Path) -> Non
     assert resolve_profile("random:3") == random_profile(3)
     with pytest.raises(AvatarProfileError, match="'pirate' is neither a profile file nor a preset; expected"):
         resolve_profile("pirate")
-    assert resolve_profile("random:-3") == random_profile(-3)
-    for seed in ("abc", "--5", "\u00b2", "1.5", " 7"):
-        with pytest.raises(AvatarProfileError, match="the seed must be an integer"):
+    # -3 would give random:3's look (Python seeds with the absolute value), so it is refused
+    for seed in ("abc", "-3", "--5", "\u00b2", "1.5", " 7", "", "9" * 19, "9" * 5000):
+        with pytest.raises(AvatarProfileError, match="the seed must be a whole number of up to 18 digits"):
             resolve_profile(f"random:{seed}")
+    assert resolve_profile("random:" + "9" * 18) == random_profile(int("9" * 18))
+    with pytest.raises(AvatarProfileError, match=r"x\x00\.json: cannot read the profile \(embedded null byte\)"):
+        resolve_profile("x\0.json")
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(AvatarProfileError, match=r"dir\.json: cannot read the profile \(Is a directory\)"):
+        resolve_profile(str(tmp_path / "dir.json"))
     with pytest.raises(AvatarProfileError, match=r"nope\.json: no such profile file"):
         resolve_profile(str(tmp_path / "nope.json"))
 

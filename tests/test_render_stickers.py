@@ -12,10 +12,12 @@ import pytest
 from PIL import Image
 
 from facemoji.emotions import EMOTIONS
+from facemoji.render import stickers
 from facemoji.render.avatar_profile import PRESETS, load_profile
 from facemoji.render.raster import rasterise
 from facemoji.render.stickers import (
     MAX_STICKER_BYTES,
+    PACK_FILES,
     STICKER_SIZE,
     StickerError,
     sticker_png,
@@ -33,7 +35,7 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_pack_holds_every_file_and_nothing_else(pack: Path) -> None:
     expected = {f"{e.value}.{ext}" for e in EMOTIONS for ext in ("png", "webp", "svg")}
-    assert {p.name for p in pack.iterdir()} == expected | {"stickers.zip", "profile.json"}
+    assert {p.name for p in pack.iterdir()} == expected | {"stickers.zip", "profile.json"} == set(PACK_FILES)
     with zipfile.ZipFile(pack / "stickers.zip") as z:
         assert set(z.namelist()) == expected | {"profile.json"}
         assert z.read("happy.png") == (pack / "happy.png").read_bytes()
@@ -100,3 +102,17 @@ def test_a_folder_in_a_stickers_place_stops_the_pack_before_any_file(tmp_path: P
     with pytest.raises(StickerError, match=r"cannot write the pack: .*sad\.png: it exists and is not a regular file"):
         write_sticker_pack(PRESETS["classic"], tmp_path / "pack")
     assert [p.name for p in (tmp_path / "pack").iterdir()] == ["sad.png"]
+
+
+def test_a_pack_that_cannot_be_written_leaves_no_new_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(files: dict) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stickers, "write_all_atomic", full)
+    with pytest.raises(StickerError, match=r"cannot write the pack: .*: No space left on device"):
+        write_sticker_pack(PRESETS["classic"], tmp_path / "pack")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "mine").mkdir()  # a folder that was there before stays
+    with pytest.raises(StickerError):
+        write_sticker_pack(PRESETS["classic"], tmp_path / "mine")
+    assert (tmp_path / "mine").is_dir()

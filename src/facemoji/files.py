@@ -83,11 +83,11 @@ def write_all_atomic(files: dict[Path, bytes | str]) -> list[Path]:
 def same_file(a: Path, b: Path) -> bool:
     """Whether both exist and are one file or folder (through links too): an output that would replace its input.
 
-    A path that cannot be looked at (too long, a symlink loop, no permission) is no file, so False.
+    A path that cannot be looked at (too long, a symlink loop, no permission, a NUL in it) is no file, so False.
     """
     try:
         return a.samefile(b)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in a name
         return False
 
 

@@ -281,7 +281,9 @@ def load_profile(path: str | os.PathLike) -> AvatarProfile:
         text = raw.decode("utf-8-sig")  # editors on Windows may start the file with a BOM
     except FileNotFoundError:
         raise AvatarProfileError(f"{path}: no such profile file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise AvatarProfileError(f"{path}: cannot read the profile ({e.strerror or e})") from None
+    except ValueError as e:  # not UTF-8; a NUL in the name
         raise AvatarProfileError(f"{path}: cannot read the profile ({e})") from None
     try:
         data = json.loads(text)
@@ -306,7 +308,7 @@ def resolve_profile(spec: str | None) -> AvatarProfile:
     ``None`` gives the default profile. A spec that names an existing file is always read as one.
 
     Raises:
-        AvatarProfileError: a bad file, an unknown preset, or a seed that is not an integer.
+        AvatarProfileError: a bad file, an unknown preset, or a seed that is not a whole number.
     """
     if spec is None:
         return AvatarProfile()
@@ -315,9 +317,9 @@ def resolve_profile(spec: str | None) -> AvatarProfile:
     if spec in PRESETS:
         return PRESETS[spec]
     if spec == "random" or spec.startswith("random:"):
-        seed = spec.partition(":")[2]
-        if seed and not re.fullmatch(r"-?[0-9]+", seed):
-            raise AvatarProfileError(f"random:{seed}: the seed must be an integer, e.g. random:7")
+        colon, seed = spec.partition(":")[1:]
+        if colon and not re.fullmatch(r"[0-9]{1,18}", seed):
+            raise AvatarProfileError(f"{spec}: the seed must be a whole number of up to 18 digits, e.g. random:7")
         return random_profile(int(seed) if seed else None)
     raise AvatarProfileError(
         f"{spec!r} is neither a profile file nor a preset; expected a .json file, one of: "
@@ -328,5 +330,5 @@ def resolve_profile(spec: str | None) -> AvatarProfile:
 def _is_file(spec: str) -> bool:
     try:
         return Path(spec).is_file()
-    except OSError:  # e.g. a name too long to be a file
+    except (OSError, ValueError):  # a name too long to be a file; a NUL in it
         return False

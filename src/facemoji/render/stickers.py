@@ -6,6 +6,7 @@ For each emotion the pack holds ``<emotion>.png``, ``<emotion>.webp`` and ``<emo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zipfile
@@ -22,6 +23,8 @@ STICKER_SIZE = 512
 MAX_STICKER_BYTES = 100_000  # WhatsApp's and Telegram's limit for a static sticker
 ZIP_NAME = "stickers.zip"
 PROFILE_NAME = "profile.json"
+PACK_FILES = (*(f"{e.value}.{ext}" for e in EMOTIONS for ext in ("png", "webp", "svg")), PROFILE_NAME, ZIP_NAME)
+"""Every file of a pack, in write order (the zip last)."""
 
 
 class StickerError(RuntimeError):
@@ -88,14 +91,18 @@ def write_sticker_pack(profile: AvatarProfile, out_dir: str | os.PathLike) -> li
         StickerError: a sticker over the size limit, or a file or folder that cannot be written.
     """
     out = Path(out_dir)
+    files = sticker_files(profile)  # before the folder is made: a failure here leaves nothing behind
+    new_folder = not out.exists()
     try:
         make_folder(out)
     except OSError as e:
         raise StickerError(f"cannot create the folder {out}: {e.strerror or e}") from e
-    files = sticker_files(profile)
     try:
         return write_all_atomic({out / name: data for name, data in files.items()})
     except OSError as e:
+        if new_folder:
+            with contextlib.suppress(OSError):  # only an empty folder goes; one the user filled meanwhile stays
+                out.rmdir()
         raise StickerError(f"cannot write the pack: {e.filename or out}: {e.strerror or e}") from e
 
 
