@@ -159,6 +159,14 @@ def test_unreadable_photo_is_exit_1(tmp_path: Path, fake_faces: list[Face], caps
     assert "missing.jpg: no such file" in capsys.readouterr().err
 
 
+def test_max_pixels(media: Path, tmp_path: Path, fake_faces: list[Face], capsys: pytest.CaptureFixture[str]) -> None:
+    fake_faces.append(_face(Emotion.HAPPY, Box(10, 10, 50, 50)))
+    photo, out = str(media / "justin.jpg"), str(tmp_path / "a.png")
+    assert main(["avatar", photo, "-o", out, "--max-pixels", "1000"]) == 1
+    assert "381x384 = 146,304 pixels exceeds max_pixels=1,000" in capsys.readouterr().err
+    assert main(["avatar", photo, "-o", out, "--max-pixels", "146304"]) == 0
+
+
 @pytest.mark.slow
 def test_real_pipeline_on_a_photo(media: Path, tmp_path: Path) -> None:
     out = tmp_path / "justin.png"

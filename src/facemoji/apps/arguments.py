@@ -7,6 +7,10 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image
+
+from facemoji.imageio import DEFAULT_MAX_PIXELS
+
 
 def positive(kind: type[int] | type[float], most: int | None = None) -> Callable[[str], int | float]:
     """A type that parses ``kind`` and refuses zero, negative values and values over ``most``."""
@@ -43,3 +47,16 @@ def nonempty_path(text: str) -> Path:
     if not text:
         raise argparse.ArgumentTypeError("an empty path")
     return Path(text)
+
+
+def add_max_pixels(p: argparse.ArgumentParser) -> None:
+    """``--max-pixels``, the decompression-bomb guard of ``load_image``; see :func:`allow_pixels`."""
+    p.add_argument(
+        "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS,
+        help=f"refuse larger images before decoding them (default {DEFAULT_MAX_PIXELS:,})",
+    )  # fmt: skip
+
+
+def allow_pixels(max_pixels: int) -> None:
+    """Let ``--max-pixels`` decide: Pillow refuses images over twice its own limit before our check sees them."""
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from facemoji.apps.arguments import nonempty_path, positive, whole
+from facemoji.apps.arguments import add_max_pixels, allow_pixels, nonempty_path, positive, whole
 from facemoji.apps.commands.image import max_faces_note
 from facemoji.apps.commands.stickers import PROFILE_HELP
 from facemoji.classifier import ModelError
@@ -59,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cutout", action="store_true", help="cut the people out of the photo and put the avatars' heads on them"
     )
     p.add_argument("--emoji", action="store_true", help="with --cutout: cover each face with its emoji, not the avatar")
+    add_max_pixels(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         profile = resolve_profile(args.profile)
-        rgb = load_image(args.photo)
-        with Emojifier(EmojifierOptions(max_faces=args.max_faces, emotion_model_path=args.model)) as engine:
+        allow_pixels(args.max_pixels)
+        rgb = load_image(args.photo, args.max_pixels)
+        options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels, emotion_model_path=args.model)
+        with Emojifier(options) as engine:
             faces = engine.analyze(rgb)
         if not faces:
             print(f"facemoji avatar: no face found in {args.photo}", file=sys.stderr)

@@ -9,16 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from PIL import Image
 from tqdm import tqdm
 
-from facemoji.apps.arguments import nonempty_path, positive
+from facemoji.apps.arguments import add_max_pixels, allow_pixels, nonempty_path, positive
 from facemoji.classifier import ModelError
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.faces import MAX_FACES
 from facemoji.files import make_folder, same_file
 from facemoji.imageio import (
-    DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
     SAVE_SUFFIXES,
     ImageError,
@@ -52,9 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-faces", type=positive(int, MAX_FACES), default=10, help="most faces to find per image (default 10)"
     )
-    p.add_argument(
-        "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS, help="refuse larger images before decoding them"
-    )
+    add_max_pixels(p)
     p.add_argument(
         "--model", type=nonempty_path, metavar="X.onnx",
         help="emotion model made by facemoji export (default: the one shipped with facemoji)",
@@ -103,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 0
-    # Pillow refuses images over twice its own limit before our check sees them; here --max-pixels decides.
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
+    allow_pixels(args.max_pixels)
     options = EmojifierOptions(max_faces=args.max_faces, max_pixels=args.max_pixels, emotion_model_path=args.model)
     show_bar = total > 1 or any(p.is_dir() for p in inputs)
 
