@@ -20,6 +20,7 @@ from facemoji.render.avatar import (
     render_avatar_svg,
 )
 from facemoji.render.avatar_profile import ALLOWED, PART_ALLOWED, PRESETS, AvatarProfile, Expression, random_profile
+from facemoji.render.raster import text_width
 
 SIZE = 128
 PROFILES = {name: PRESETS[name] for name in ("classic", "bearded", "hijab", "punk")} | {"random:5": random_profile(5)}
@@ -200,3 +201,13 @@ def test_head_only_render_refuses_bad_sizes() -> None:
     for size in (0, 1025, True):
         with pytest.raises(AvatarRenderError, match="size must be a whole number of pixels from 1 to 1024"):
             render_avatar_head_png(PRESETS["classic"], Emotion.HAPPY, size)
+
+
+@pytest.mark.parametrize("text", ["Hola!", "Happy birthday!", "W" * 32])
+def test_a_long_shirt_text_shrinks_to_fit_the_shirt(text: str) -> None:
+    shirt = AvatarProfile(clothing_type="graphic_shirt", clothing_graphic="custom_text", shirt_text=text)
+    root = ET.fromstring(render_avatar_svg(shirt, "happy"))
+    (el,) = [e for e in root.iter() if e.get("id") == "custom_text_Graphic-Text"]
+    size = float(el.get("font-size", avatar._SHIRT_FONT_SIZE))
+    assert text_width(text, size) <= avatar._SHIRT_TEXT_WIDTH + 0.01
+    assert (size == avatar._SHIRT_FONT_SIZE) == (text == "Hola!")  # a short text keeps its size

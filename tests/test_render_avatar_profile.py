@@ -159,6 +159,9 @@ def test_shirt_text_takes_any_printable_text_but_no_control_characters(tmp_path:
     path.write_text('{"shirt_text": "a\\u0000b"}')
     with pytest.raises(AvatarProfileError, match="control character"):
         resolve_profile(str(path))
+    AvatarProfile(shirt_text="x" * 32)
+    with pytest.raises(AvatarProfileError, match="shirt_text: 900,000 characters; a shirt holds at most 32"):
+        AvatarProfile(shirt_text="x" * 900_000)  # it used to take minutes to draw
 
 
 def test_profile_file_with_a_byte_order_mark(tmp_path: Path) -> None:

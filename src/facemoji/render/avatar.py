@@ -33,11 +33,13 @@ from PIL import Image
 
 from facemoji.emotions import Emotion, to_emotion
 from facemoji.render.avatar_profile import AvatarProfile, Expression
-from facemoji.render.raster import TEXT_FONT, cached_pictures, rasterise
+from facemoji.render.raster import TEXT_FONT, cached_pictures, rasterise, text_width
 
 MAX_SIZE = 1024
 CACHE_BYTES = 128 * 2**20  # pixels of PNG renders kept, least recently used dropped first
 _WIDTH, _HEIGHT = 264, 280  # python_avatars' canvas, in its user units
+_SHIRT_FONT_SIZE = 28  # python_avatars' custom_text graphic
+_SHIRT_TEXT_WIDTH = 170  # the shirt's width at the text line, in the same units
 # How far these tops reach above the canvas (user units, measured; tests/test_render_avatar.py checks
 # the list). The frame grows to show them, and so does the circle background's clip (python_avatars cuts at y=0).
 _HEADROOM = {"bride": 54, "evil_spike": 18, "chef_cap": 13, "einstein_hair": 12, "braids": 7, "elvis": 4}
@@ -195,6 +197,10 @@ def _svg(profile: AvatarProfile, expression: Expression) -> str:
             el.set("font-family", f"{family}, {TEXT_FONT}")
         if el.get("x") == "50%":  # the shirt text's centre: of python_avatars' canvas, not of the wider square frame
             el.set("x", f"{_WIDTH / 2:g}")
+        if el.get("id") == "custom_text_Graphic-Text":  # shrink a long text to fit the shirt rather than cut it
+            width = text_width(profile.shirt_text, _SHIRT_FONT_SIZE)
+            if width > _SHIRT_TEXT_WIDTH:
+                el.set("font-size", f"{_SHIRT_FONT_SIZE * _SHIRT_TEXT_WIDTH / width:.2f}")
         if el.get("fill") == "":
             fill = _fill_for(el.get("id", ""), profile, colors)
             if fill is None:  # a part installed into python_avatars that we do not know: inherit the parent's fill

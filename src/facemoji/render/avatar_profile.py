@@ -105,16 +105,20 @@ DEFAULT_EXPRESSIONS: dict[Emotion, Expression] = {
 _DEFAULT_TABLE = tuple(DEFAULT_EXPRESSIONS[e] for e in EMOTIONS)
 
 
+MAX_SHIRT_TEXT = 32  # characters; the letters shrink to fit the shirt, and past this they are too small to read
+
+
 @dataclass(frozen=True)
 class AvatarProfile:
     """How an avatar looks. Frozen and hashable, so renders can be cached by profile.
 
     ``hat_type`` other than ``none`` replaces the hair (python_avatars draws one top: hair or a
-    hat). ``clothing_graphic`` shows on ``graphic_shirt`` only, ``shirt_text`` with the
-    ``custom_text`` graphic only. ``eyebrow_style="natural"`` draws the hairy variant of each
-    emotion's eyebrows where python_avatars has one. ``background_style="none"`` gives a transparent
-    background; ``circle`` a disc of ``background_color``. ``expressions`` holds the 7 emotions'
-    face parts in :data:`facemoji.emotions.EMOTIONS` order; use :meth:`with_expression` to change one.
+    hat). ``clothing_graphic`` shows on ``graphic_shirt`` only, ``shirt_text`` (at most
+    :data:`MAX_SHIRT_TEXT` characters) with the ``custom_text`` graphic only.
+    ``eyebrow_style="natural"`` draws the hairy variant of each emotion's eyebrows where
+    python_avatars has one. ``background_style="none"`` gives a transparent background; ``circle``
+    a disc of ``background_color``. ``expressions`` holds the 7 emotions' face parts in
+    :data:`facemoji.emotions.EMOTIONS` order; use :meth:`with_expression` to change one.
 
     Raises:
         AvatarProfileError: any value not allowed (see :data:`ALLOWED`).
@@ -143,6 +147,10 @@ class AvatarProfile:
             _check(name, getattr(self, name), allowed, color=name.endswith("_color"))
         if not isinstance(self.shirt_text, str):
             raise AvatarProfileError(f"shirt_text: expected a string, got {self.shirt_text!r}")
+        if len(self.shirt_text) > MAX_SHIRT_TEXT:
+            raise AvatarProfileError(
+                f"shirt_text: {len(self.shirt_text):,} characters; a shirt holds at most {MAX_SHIRT_TEXT}"
+            )
         if bad := _NOT_IN_XML.search(self.shirt_text):
             raise AvatarProfileError(f"shirt_text: {bad.group()!r} is a control character, which SVG cannot hold")
         if len(self.expressions) != len(EMOTIONS) or not all(isinstance(x, Expression) for x in self.expressions):

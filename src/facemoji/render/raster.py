@@ -11,13 +11,13 @@ from pathlib import Path
 
 import resvg
 from cachetools import LRUCache, cached
-from PIL import Image
+from PIL import Image, ImageFont
 
 # resvg loads no fonts by itself, so SVG text (an avatar's shirt text) would vanish. matplotlib, a
 # dependency anyway, ships DejaVu Sans in its wheel: the same letters on every machine, offline.
 # resvg does not fall back to another family, so SVG that names fonts must list this one last.
 TEXT_FONT = "DejaVu Sans"
-_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")  # regular, bold
 
 
 def cached_pictures(max_bytes: int) -> Callable[[Callable[..., Image.Image]], Callable[..., Image.Image]]:
@@ -27,6 +27,12 @@ def cached_pictures(max_bytes: int) -> Callable[[Callable[..., Image.Image]], Ca
     work as with ``functools.lru_cache``."""
     size = lambda image: 4 * image.width * image.height  # noqa: E731
     return cached(LRUCache(max_bytes, getsizeof=size), lock=threading.Lock(), info=True)
+
+
+def text_width(text: str, size: float) -> float:
+    """How wide ``text`` is drawn in bold :data:`TEXT_FONT` at font size ``size``; 0 when the font is missing."""
+    fonts = _font_data()
+    return ImageFont.truetype(io.BytesIO(fonts[1]), size).getlength(text) if fonts else 0.0
 
 
 def rasterise(svg: str, size: int) -> Image.Image:
