@@ -7,8 +7,10 @@ import csv
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -79,6 +81,55 @@ def test_resume_continues_the_run(fer_zip: Path, tmp_path: Path) -> None:
     assert main(args) == 0
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert sorted(_epochs(out / "metrics.csv")) == [0, 1]
+
+
+def test_every_epoch_leaves_the_checkpoint_a_resume_continues_from(fer_zip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    # a rate too small to learn anything: validation accuracy stops improving after the first epoch
+    args = ["train", "--data", str(fer_zip), "--out", str(out), *QUICK, "--epochs", "3", "--lr", "1e-12"]
+    assert main(args) == 0
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert torch.load(out / "checkpoints" / "best.ckpt", weights_only=False)["epoch"] < 2
+    metrics = (out / "metrics.csv").read_bytes()
+    assert main([*args, "--resume"]) == 0  # a finished run: nothing is trained again
+    assert (out / "metrics.csv").read_bytes() == metrics
+
+
+def test_a_resume_must_find_the_network_and_data_it_began_with(
+    fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume", "--limit", "32"]) == 2  # an option
+    capsys.readouterr()
+    bigger = zip_tree(write_kaggle_tree(tmp_path / "fer2", per_class=12), tmp_path / "bigger.zip")
+    config = json.loads((out / "config.json").read_text())
+    config["limit"] = None
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--data", str(bigger), "--out", str(out), "--resume"]) == 1
+    assert "was trained on 64 faces, and the data now gives 84; resume with the data" in capsys.readouterr().err
+    config["model"]["width"] = 16  # config.json edited by hand since
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 1
+    assert "last.ckpt holds a ModelConfig(arch='vgg', input_size=40, width=8" in capsys.readouterr().err
+    (out / "config.json").write_text("[]")
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 2
+    assert "its config.json is missing or damaged" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_interrupted_and_leaves_a_run_to_resume(fer_zip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "facemoji.apps.cli", "train", "--data", str(fer_zip), "--out", str(out), *QUICK]
+    env = os.environ | {"FACEMOJI_CACHE": str(tmp_path / "cache")}
+    run = subprocess.Popen([*command, "--epochs", "500"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and err.decode().strip().splitlines()[-1] == "interrupted"
+    assert (out / "checkpoints" / "last.ckpt").is_file()
 
 
 def test_distil_from_teacher_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,11 +227,11 @@ def test_class_folders_hold_out_a_validation_part(tmp_path: Path) -> None:
 
 def test_run_folder_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 1
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 2
     assert f"nothing to resume: {out / 'checkpoints' / 'last.ckpt'} does not exist" in capsys.readouterr().err
     (out / "checkpoints").mkdir(parents=True)
     (out / "checkpoints" / "last.ckpt").write_bytes(b"")
-    assert main(["train", "--data", str(fer_zip), "--out", str(out)]) == 1
+    assert main(["train", "--data", str(fer_zip), "--out", str(out)]) == 2
     assert "already holds a run; pass --resume or choose another --out" in capsys.readouterr().err
 
 
@@ -238,20 +289,20 @@ def test_resume_keeps_the_run_as_it_was(fer_zip: Path, tmp_path: Path, capsys: p
 
 def test_out_folders_that_are_not_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "afile").write_text("x")
-    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "afile"), *QUICK]) == 1
+    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "afile"), *QUICK]) == 2
     assert "afile is a file; --out takes the folder the run goes into" in capsys.readouterr().err
     mine = tmp_path / "project"
     mine.mkdir()
     (mine / "config.json").write_text('{"mine": "precious"}')
-    assert main(["train", "--data", str(fer_zip), "--out", str(mine), *QUICK]) == 1
-    assert "holds files that are not a facemoji run" in capsys.readouterr().err
+    assert main(["train", "--data", str(fer_zip), "--out", str(mine), *QUICK]) == 2
+    assert "holds files other than a just-started run's" in capsys.readouterr().err
     assert (mine / "config.json").read_text() == '{"mine": "precious"}'
     data = write_kaggle_tree(tmp_path / "fer", per_class=10)
-    assert main(["train", "--data", str(data), "--out", str(data / "run"), *QUICK]) == 1
+    assert main(["train", "--data", str(data), "--out", str(data / "run"), *QUICK]) == 2
     assert "is inside the data folder" in capsys.readouterr().err
     (tmp_path / "blocked" / "checkpoints").mkdir(parents=True)
     (tmp_path / "blocked" / "checkpoints" / "x").write_text("")  # not a run's file: refused, not overwritten
-    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "blocked"), *QUICK]) == 1
+    assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "blocked"), *QUICK]) == 2
     assert main(["train", "--data", str(fer_zip), "--out", str(tmp_path / "nodes"), "--num-nodes", "2"]) == 2
     assert "--num-nodes needs torchrun on every machine" in capsys.readouterr().err
 
@@ -263,7 +314,7 @@ def test_a_diverging_run_says_so(fer_zip: Path, tmp_path: Path, capsys: pytest.C
 
 def test_a_network_past_its_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--data", "x.zip", "--width", "5000", "--out", str(tmp_path / "run")]) == 2
-    assert "facemoji train: width must be a whole number from 1 to 4096, got 5000" in capsys.readouterr().err
+    assert "facemoji train: width must be a whole number from 1 to 256, got 5000" in capsys.readouterr().err
 
 
 def test_without_the_train_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

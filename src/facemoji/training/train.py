@@ -76,6 +76,13 @@ class EmotionModule(L.LightningModule):
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
         # a plain list, not a ModuleList: the teachers stay out of the student's checkpoints and optimizer
         self.teachers: list[torch.nn.Module] = []
+        self.train_faces: int | None = None  # saved with each checkpoint: a resumed run must get the same number
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["train_faces"] = self.train_faces
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.train_faces = checkpoint.get("train_faces")
 
     def on_fit_start(self) -> None:
         self.teachers = [teacher.to(self.device) for teacher in self.teachers]
@@ -257,7 +264,7 @@ def resume_config(out: Path, data: str, **explicit: object) -> TrainConfig:
             **{k: v for k, v in saved.items() if k not in ("model", "augment", "data", "out")},
             data=data, out=str(out), model=ModelConfig(**saved["model"]), augment=AugmentConfig(**saved["augment"]),
         )  # fmt: skip
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise ResumeError(f"cannot resume {out}: its config.json is missing or damaged ({e})") from e
     given = {k: v for k, v in explicit.items() if v is not None}
     # Patience only steers early stopping; a constant rate (adam) has no schedule to outgrow, so
@@ -269,11 +276,24 @@ def resume_config(out: Path, data: str, **explicit: object) -> TrainConfig:
     return replace(cfg, **{k: given[k] for k in free & given.keys()})
 
 
+def _check_resumable(last: Path, cfg: TrainConfig, train_faces: int) -> None:
+    module = load_checkpoint(last)  # a damaged checkpoint fails here, in one line, not inside Lightning
+    if module.model_config != cfg.model:
+        raise ResumeError(f"{last} holds a {module.model_config} network, but config.json says {cfg.model}")
+    if module.train_faces not in (None, train_faces):
+        raise ResumeError(
+            f"{cfg.out} was trained on {module.train_faces:,} faces, and the data now gives {train_faces:,}; "
+            "resume with the data and --limit it started with"
+        )
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Train, export the best checkpoint to ONNX and return the run folder.
 
     Raises:
         DatasetError, TeacherError, CheckpointError: bad data, teachers or (resuming) last checkpoint.
+        ResumeError: the last checkpoint is not the network config.json describes, or was trained
+            on another number of faces (one-cycle's schedule is laid out over them).
         OSError: the run folder cannot be written.
         TrainingDiverged: the loss became infinite or not a number.
     """
@@ -300,7 +320,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / "last.ckpt"
     if resume:
-        load_checkpoint(last)  # a damaged checkpoint fails here, in one line, not inside Lightning
+        _check_resumable(last, cfg, len(train_ds))
     # Lightning swallows errors writing checkpoints: a folder it cannot write would lose the whole run.
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=ckpt_dir):
@@ -309,8 +329,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if not resume:
         save_json(config_dict, out / "config.json")
     module = EmotionModule(config_dict)
-    module.teachers = teachers
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
+    module.teachers, module.train_faces = teachers, len(train_ds)
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max")
+    # Every epoch, after `best` (so it holds best's record): what --resume continues from. (Lightning's
+    # save_last on `best` writes only when the best improves, and a resume would go back to then.)
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         accelerator=cfg.accelerator,
@@ -318,16 +341,23 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
         logger=False,
-        callbacks=[best, EarlyStopping("val_acc", mode="max", patience=cfg.patience), EpochLog(out / "metrics.csv")],
+        callbacks=[
+            best, latest, EarlyStopping("val_acc", mode="max", patience=cfg.patience), EpochLog(out / "metrics.csv")
+        ],
         deterministic=False,
         enable_model_summary=False,
     )
-    trainer.fit(
-        module,
-        _loader(train_ds, cfg.batch_size, shuffle=True),
-        _loader(val_ds, 512, shuffle=False),
-        ckpt_path=str(last) if resume and last.exists() else None,
-    )
+    try:
+        trainer.fit(
+            module,
+            _loader(train_ds, cfg.batch_size, shuffle=True),
+            _loader(val_ds, 512, shuffle=False),
+            ckpt_path=str(last) if resume and last.exists() else None,
+        )
+    except SystemExit:
+        if trainer.interrupted:  # Lightning answers Ctrl-C with sys.exit(1); give it back as the interrupt it was
+            raise KeyboardInterrupt from None
+        raise
     if not math.isfinite(float(trainer.callback_metrics.get("train_loss", 0.0))):
         raise TrainingDiverged("training diverged: the loss is not a finite number; lower --lr")
     if trainer.global_rank == 0:

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         from facemoji.training.data import DatasetError
         from facemoji.training.train import (
             CheckpointError,
+            ResumeError,
             TeacherError,
             TrainingDiverged,
             resolve_config,
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (problem := _bad_out(args)) is not None:
         print(f"facemoji train: {problem}", file=sys.stderr)
-        return 1
+        return 2
     if args.num_nodes and args.num_nodes > 1 and "WORLD_SIZE" not in os.environ:
         print("facemoji train: --num-nodes needs torchrun on every machine (see docs/training.md)", file=sys.stderr)
         return 2
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(lightning|torch)\.")
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")  # a resume's own
     options = {k: getattr(args, k) for k in ("epochs", "width", "batch_size", "lr", "patience", "limit", "seed")}
     options |= {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes")}
     options["teachers"] = [str(run) for run in args.teachers] if args.teachers else None
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         out = train(cfg, resume=args.resume)
-    except (DatasetError, TeacherError, CheckpointError, TrainingDiverged, OSError) as e:
+    except (DatasetError, TeacherError, CheckpointError, ResumeError, TrainingDiverged, OSError) as e:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 1
     except MisconfigurationException as e:  # Lightning: e.g. --accelerator gpu without a GPU
@@ -112,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_RUN_FILES = frozenset({"config.json", "metrics.csv", "checkpoints", "curves.png", "model.onnx"})
+# What a run holds before its first checkpoint; curves.png and model.onnx come at its end.
+_UNFINISHED_RUN_FILES = frozenset({"config.json", "metrics.csv", "checkpoints"})
 
 
 def _bad_out(args: argparse.Namespace) -> str | None:
@@ -128,15 +131,15 @@ def _bad_out(args: argparse.Namespace) -> str | None:
         if inside_folder(out, args.data):
             return f"{out} is inside the data folder {args.data}; its plots would become training images"
         if out.is_dir() and any(out.iterdir()) and not _unfinished_run(out):
-            return f"{out} holds files that are not a facemoji run; choose a new or empty folder"
+            return f"{out} holds files other than a just-started run's; choose a new or empty folder"
     except OSError as e:
         return f"cannot use {out} ({e.strerror or e})"
     return None
 
 
 def _unfinished_run(folder: Path) -> bool:
-    """A run stopped before its first checkpoint: only a run's own files, and its config.json is one."""
-    if not {p.name for p in folder.iterdir()} <= _RUN_FILES:
+    """A run stopped before its first checkpoint: only the files it has by then, and its config.json is one."""
+    if not {p.name for p in folder.iterdir()} <= _UNFINISHED_RUN_FILES:
         return False
     try:
         return "val_split" in json.loads((folder / "config.json").read_text())
