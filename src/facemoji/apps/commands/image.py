@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-o", "--out", type=nonempty_path,
         help="output file (one input) or folder; nothing is drawn without it. In a folder each image keeps its "
-        "path relative to the folder given; GIF, BMP and TIFF inputs get .png appended",
+        "path relative to the folder given; inputs not named .png, .jpg, .jpeg or .webp get .png appended",
     )  # fmt: skip
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.OVERLAY.value, help="how to draw emoji")
     p.add_argument("--json", action="store_true", help="one JSON line per input file on stdout")
