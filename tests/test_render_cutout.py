@@ -11,6 +11,7 @@ from PIL import Image
 from facemoji.imageio import load_image
 from facemoji.render.cutout import PersonSegmenter, SegmenterError, cover_face, segmenter_model_path
 from facemoji.render.headframe import HeadFrame
+from facemoji.results import Box
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,23 @@ def test_cut_out_makes_the_background_transparent(media: Path, segmenter: Person
     assert alpha[:10, :10].max() < 10 and alpha[:10, -10:].max() < 10, "top corners should be background"
     assert alpha[h // 2 - 10 : h // 2 + 10, w // 2 - 10 : w // 2 + 10].min() > 245, "the face should be opaque"
     assert 0.2 < (alpha > 128).mean() < 0.8
+
+
+def test_people_in_a_wide_photo_keep_their_bodies(media: Path, segmenter: PersonSegmenter) -> None:
+    one = load_image(media / "justin.jpg")
+    h, w = one.shape[:2]
+    strip = np.concatenate([one] * 4, axis=1)  # four people side by side, a 4:1 photo
+    faces = [Box(109 + i * w, 104, 158, 190) for i in range(4)]
+    chests = lambda mask: [float(mask[2 * h // 3 :, i * w : (i + 1) * w].mean()) for i in range(4)]  # noqa: E731
+    assert max(chests(segmenter.person_mask(strip))) < 0.05  # squeezed into a square, the bodies are lost
+    alone = float(segmenter.person_mask(one)[2 * h // 3 :].mean())
+    assert alone > 0.4
+    np.testing.assert_allclose(chests(segmenter.person_mask(strip, faces)), alone, atol=0.02)
+    small = np.full((1500, 2000, 3), 200, np.uint8)  # the same person, small in a big photo
+    small[600:792, 900:1090] = np.asarray(Image.fromarray(one).resize((190, 192)))
+    mask = segmenter.person_mask(small, [Box(954, 652, 79, 95)])
+    assert mask[730:792, 900:1090].mean() > 0.5 > segmenter.person_mask(small)[730:792, 900:1090].mean()
+    assert mask[:500].max() < 0.1
 
 
 def test_person_mask_refuses_bad_input(segmenter: PersonSegmenter) -> None:

@@ -124,7 +124,7 @@ def avatar_sticker(rgb: np.ndarray, faces: list[Face], profile: AvatarProfile) -
     Raises:
         SegmenterError: the selfie segmentation model is missing or fails.
     """
-    sticker = _cut_out(rgb)
+    sticker = _cut_out(rgb, faces)
     for face in faces:
         side = min(MAX_SIZE, max(64, round(max(face.box.w, face.box.h) * 2.5)))  # enough pixels for the whole avatar
         avatar = render_avatar_head_png(profile, face.emotion, side)
@@ -138,12 +138,12 @@ def emoji_sticker(rgb: np.ndarray, faces: list[Face]) -> Image.Image:
     Raises:
         SegmenterError: the selfie segmentation model is missing or fails.
     """
-    sticker = _cut_out(rgb)
+    sticker = _cut_out(rgb, faces)
     for face in faces:
         draw_emoji_over_face(sticker, face)
     return sticker
 
 
-def _cut_out(rgb: np.ndarray) -> Image.Image:
+def _cut_out(rgb: np.ndarray, faces: list[Face]) -> Image.Image:
     with PersonSegmenter() as segmenter:
-        return segmenter.cut_out(rgb)
+        return segmenter.cut_out(rgb, [face.box for face in faces])
