@@ -180,7 +180,8 @@ class AvatarProfile:
         """Build a profile from its JSON form; missing attributes keep their defaults.
 
         An ``expressions`` entry may give only some parts (``{"happy": {"mouth": "big_smile"}}``);
-        the others come from :data:`DEFAULT_EXPRESSIONS`. Names are matched case-insensitively.
+        the others come from :data:`DEFAULT_EXPRESSIONS`. Values are matched case-insensitively; keys
+        (``hair_type``, ``happy``) are written as shown.
 
         Raises:
             AvatarProfileError: not an object, unknown keys, or values not allowed.
