@@ -180,6 +180,11 @@ def test_export_an_int8_ensemble_with_flip(fer_zip: Path, tmp_path: Path, capsys
     assert clf.info.config["width"] == 8
     probs = clf.predict(np.stack([np.full((48, 48), v, np.uint8) for v in (0, 128, 255)]))
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-3)
+    (tmp_path / "afile").write_text("x")
+    assert main(["export", str(runs[0]), "-o", str(tmp_path / "afile" / "m.onnx")]) == 1
+    assert f"cannot write {tmp_path / 'afile' / 'm.onnx'}: {tmp_path / 'afile'} is a file, not a folder" in (
+        capsys.readouterr().err
+    )
 
 
 def test_export_misuse(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from facemoji.emotions import EMOTIONS
-from facemoji.files import write_atomic
+from facemoji.files import make_folder, write_atomic
 from facemoji.training.models import ModelConfig
 
 # An int8 model must pick the same class as its float original on this share of real faces.
@@ -63,7 +63,7 @@ def export_onnx(
     wrapped = _Probabilities([m.float().eval() for m in members], flip).eval()
     s = config.input_size
     sample = torch.rand(4, 1, s, s)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     # Unique (runs may export side by side) and short (so a name near the 255-byte limit still fits).
     tmp = path.with_name(f".facemoji-{uuid.uuid4().hex[:12]}.tmp.onnx")
     try:

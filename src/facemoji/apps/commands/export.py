@@ -89,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
         calibration = center_crop(train.images[np.sort(pick)], configs[0].input_size)
     try:
         export_onnx(members, configs[0], args.out, flip=args.flip, calibration=calibration)
-    except (RuntimeError, OSError) as e:
+    except RuntimeError as e:
         print(f"facemoji export: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"facemoji export: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
         return 1
     kind = f"ensemble of {len(members)}" if len(members) > 1 else "1 network"
     extras = [x for x, on in (("flip TTA", args.flip), ("int8", args.int8)) if on]
