@@ -355,6 +355,8 @@ def test_folder_and_missing_file(tmp_path: Path) -> None:
         load_image(tmp_path)
     with pytest.raises(ImageError, match=r"nope\.jpg: no such file"):
         load_image(tmp_path / "nope.jpg")
+    with pytest.raises(ImageError, match="^an empty path; expected an image file$"):
+        load_image("")
 
 
 def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

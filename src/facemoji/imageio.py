@@ -93,6 +93,8 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
             raise ImageError(f"{name}: no data; expected an encoded {_ACCEPTED} image")
         rgb = _decode_file(io.BytesIO(data), name, max_pixels)
     elif isinstance(source, (str, os.PathLike)):
+        if not os.fspath(source):  # Path("") would be the current folder
+            raise ImageError("an empty path; expected an image file")
         rgb = _load_path(Path(source), max_pixels)
     else:
         raise ImageError(
