@@ -355,7 +355,7 @@ def test_folder_and_missing_file(tmp_path: Path) -> None:
         load_image(tmp_path)
     with pytest.raises(ImageError, match=r"nope\.jpg: no such file"):
         load_image(tmp_path / "nope.jpg")
-    with pytest.raises(ImageError, match="^an empty path; expected an image file$"):
+    with pytest.raises(ImageError, match=r"^an empty path; expected an image file$"):
         load_image("")
 
 
