@@ -83,7 +83,7 @@ def test_evaluate_splits_and_table(tiny: Path, tmp_path: Path, capsys: pytest.Ca
         args = ["--data", str(kaggle), "--split", split, "--model", str(tiny), "--out", str(tmp_path / split)]
         assert main(["evaluate", *args]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert lines[0].endswith(f"kaggle [{split}]: {n} faces (0 unreadable skipped)")
+        assert lines[0].endswith(f"kaggle [{split}]: {n} faces (0 skipped: unreadable, or of no known split)")
         assert lines[1].startswith("accuracy 0.") and "balanced accuracy 0." in lines[1]
         assert [line.split()[0] for line in lines[3:10]] == [e.value for e in EMOTIONS]
         assert lines[10] == f"wrote {tmp_path / split / 'evaluation.json'}, {tmp_path / split / 'confusion.png'}"

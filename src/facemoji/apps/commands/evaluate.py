@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
-    print(f"{result.model} on {result.data} [{result.split}]: {result.n} faces ({result.skipped} unreadable skipped)")
+    skipped = f"{result.skipped} skipped: unreadable, or of no known split"
+    print(f"{result.model} on {result.data} [{result.split}]: {result.n} faces ({skipped})")
     print(f"accuracy {result.accuracy:.4f}   balanced accuracy {result.balanced_accuracy:.4f}")
     print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for name, m in result.per_class.items():
