@@ -117,7 +117,8 @@ class EmotionClassifier:
         if len(faces) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
-        if not (np.isfinite(probs).all() and (probs >= 0).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-3)):
+        # NaN fails both comparisons, and infinity the second (15 us with np.isfinite and np.allclose, 3 us so)
+        if not (probs.min() >= 0 and np.abs(probs.sum(axis=1) - 1).max() <= 1e-3):
             raise ModelError(f"{self.path} returned scores that are not probabilities (each row summing to 1)")
         return probs
 
