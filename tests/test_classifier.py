@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.helper
+import onnx.numpy_helper
 import pytest
 from fer_fixtures import export_tiny_model, face
 
@@ -88,6 +90,36 @@ def test_model_with_a_fixed_batch(tiny: Path, tmp_path: Path) -> None:
     onnx.save(proto, tmp_path / "one.onnx")
     with pytest.raises(ModelError, match=r"one.onnx takes tensor\(float\) \[1, 1, 40, 40\]; .* with N free"):
         EmotionClassifier(tmp_path / "one.onnx")
+
+
+def _with_nodes(path: Path, out: Path, before: bool) -> None:
+    """``path``'s graph with a node that keeps one face only: a Reshape to one face on the way in
+    (``before``), or a Slice of the first row on the way out."""
+    proto = onnx.load(path)
+    graph = proto.graph
+    if before:
+        name = graph.input[0].name
+        graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, 1, 40, 40], np.int64), "one"))
+        for node in graph.node:
+            node.input[:] = [f"{name}_one" if i == name else i for i in node.input]
+        graph.node.insert(0, onnx.helper.make_node("Reshape", [name, "one"], [f"{name}_one"]))
+    else:
+        name = graph.output[0].name
+        for node in graph.node:
+            node.output[:] = [f"{name}_all" if o == name else o for o in node.output]
+        for value, array in (("s0", [0]), ("s1", [1]), ("ax", [0])):
+            graph.initializer.append(onnx.numpy_helper.from_array(np.array(array, np.int64), value))
+        graph.node.append(onnx.helper.make_node("Slice", [f"{name}_all", "s0", "s1", "ax"], [name]))
+    onnx.save(proto, out)
+
+
+def test_models_that_answer_for_one_face_only(tiny: Path, tmp_path: Path) -> None:
+    _with_nodes(tiny, tmp_path / "in.onnx", before=True)  # the shapes it declares say N faces
+    with pytest.raises(ModelError, match=r"in.onnx failed on 2 faces: "):
+        EmotionClassifier(tmp_path / "in.onnx")
+    _with_nodes(tiny, tmp_path / "out.onnx", before=False)
+    with pytest.raises(ModelError, match=r"out.onnx returned shape \(1, 7\) for 2 faces"):
+        EmotionClassifier(tmp_path / "out.onnx")
 
 
 def test_model_that_returns_logits_not_probabilities(tiny: Path, tmp_path: Path) -> None:

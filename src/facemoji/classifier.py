@@ -116,7 +116,12 @@ class EmotionClassifier:
             raise ValueError(f"expected faces of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.shape}")
         if len(faces) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
+        try:
+            (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
+        except Exception as e:  # ORT's own untyped errors: a graph that cannot take this many faces, ...
+            raise ModelError(f"{self.path} failed on {len(faces)} faces: {str(e).strip().splitlines()[0]}") from e
+        if probs.shape != (len(faces), len(EMOTIONS)):
+            raise ModelError(f"{self.path} returned shape {probs.shape} for {len(faces)} faces")
         # NaN fails both comparisons, and infinity the second (15 us with np.isfinite and np.allclose, 3 us so)
         if not (probs.min() >= 0 and np.abs(probs.sum(axis=1) - 1).max() <= 1e-3):
             raise ModelError(f"{self.path} returned scores that are not probabilities (each row summing to 1)")
