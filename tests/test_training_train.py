@@ -95,6 +95,22 @@ def test_every_epoch_leaves_the_checkpoint_a_resume_continues_from(fer_zip: Path
     assert (out / "metrics.csv").read_bytes() == metrics
 
 
+def test_a_run_that_stopped_early_is_not_resumed_unless_given_more_patience(
+    fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--data", str(fer_zip), "--out", str(out), *QUICK, "--epochs", "20", "--lr", "1e-12"]
+    assert main([*args, "--patience", "1"]) == 0
+    metrics = (out / "metrics.csv").read_bytes()
+    assert main([*args, "--resume"]) == 1
+    assert "stopped early after epoch 1 (1 epochs without a better validation accuracy); nothing to resume" in (
+        capsys.readouterr().err
+    )
+    assert (out / "metrics.csv").read_bytes() == metrics
+    assert main([*args, "--resume", "--patience", "3"]) == 0
+    assert sorted(_epochs(out / "metrics.csv")) == [0, 1, 2, 3]
+
+
 def test_a_resume_must_find_the_network_and_data_it_began_with(
     fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

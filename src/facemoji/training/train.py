@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import signal
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -180,6 +181,18 @@ def load_teacher(run: str, input_size: int) -> torch.nn.Module:
     return teacher.model.eval().requires_grad_(False)
 
 
+class Patience(EarlyStopping):
+    """Lightning's early stopping, keeping the patience it is given when a run resumes (Lightning's
+    takes the checkpoint's, and --patience may change on a resume)."""
+
+    @property
+    def state_key(self) -> str:  # Lightning's own key, so checkpoints from either class restore
+        return "EarlyStopping" + repr({"monitor": self.monitor, "mode": self.mode})
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict({**state_dict, "patience": self.patience})
+
+
 class EpochLog(Callback):
     """Writes ``metrics.csv``, one row per epoch, keeping the earlier epochs of a resumed run.
 
@@ -285,6 +298,14 @@ def _check_resumable(last: Path, cfg: TrainConfig, train_faces: int) -> None:
             f"{cfg.out} was trained on {module.train_faces:,} faces, and the data now gives {train_faces:,}; "
             "resume with the data and --limit it started with"
         )
+    # Lightning restores early stopping's count but not its decision: a run that stopped would train on.
+    callbacks = torch.load(last, map_location="cpu", weights_only=False).get("callbacks", {})
+    stop = next((v for k, v in callbacks.items() if k.startswith("EarlyStopping")), {})
+    if stop.get("stopped_epoch") and stop.get("wait_count", 0) >= cfg.patience:
+        raise ResumeError(
+            f"{cfg.out} stopped early after epoch {stop['stopped_epoch']} ({cfg.patience} epochs without a better "
+            "validation accuracy); nothing to resume, unless with a larger --patience"
+        )
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -342,7 +363,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         precision=cfg.precision,
         logger=False,
         callbacks=[
-            best, latest, EarlyStopping("val_acc", mode="max", patience=cfg.patience), EpochLog(out / "metrics.csv")
+            best, latest, Patience("val_acc", mode="max", patience=cfg.patience), EpochLog(out / "metrics.csv")
         ],
         deterministic=False,
         enable_model_summary=False,
@@ -356,6 +377,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         )
     except SystemExit:
         if trainer.interrupted:  # Lightning answers Ctrl-C with sys.exit(1); give it back as the interrupt it was
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # which Lightning had set to be ignored
             raise KeyboardInterrupt from None
         raise
     if not math.isfinite(float(trainer.callback_metrics.get("train_loss", 0.0))):
