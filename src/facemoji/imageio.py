@@ -80,6 +80,7 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
         ImageError: the source is missing, unreadable, empty, truncated, not an accepted format,
             too large (see ``max_pixels`` and :data:`MAX_SIDE`), or an array of the wrong shape,
             dtype or range.
+        MemoryError: not enough memory to decode it.
     """
     if isinstance(source, np.ndarray):
         # a plain array: subclasses such as np.matrix break numpy's own functions (one crashed the process)

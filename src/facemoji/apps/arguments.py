@@ -7,10 +7,6 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image
-
-from facemoji.imageio import DEFAULT_MAX_PIXELS
-
 
 def positive(kind: type[int] | type[float], most: int | None = None) -> Callable[[str], int | float]:
     """A type that parses ``kind`` and refuses zero, negative values and values over ``most``."""
@@ -51,6 +47,8 @@ def nonempty_path(text: str) -> Path:
 
 def add_max_pixels(p: argparse.ArgumentParser) -> None:
     """``--max-pixels``, the decompression-bomb guard of ``load_image``; see :func:`allow_pixels`."""
+    from facemoji.imageio import DEFAULT_MAX_PIXELS  # here: commands that read no images need not load Pillow
+
     p.add_argument(
         "--max-pixels", type=positive(int), default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images before decoding them (default {DEFAULT_MAX_PIXELS:,})",
@@ -59,4 +57,6 @@ def add_max_pixels(p: argparse.ArgumentParser) -> None:
 
 def allow_pixels(max_pixels: int) -> None:
     """Let ``--max-pixels`` decide: Pillow refuses images over twice its own limit before our check sees them."""
+    from PIL import Image
+
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)

@@ -34,7 +34,7 @@ from PIL import Image
 from facemoji import paths
 from facemoji.emotions import EMOTIONS, parse_emotion
 from facemoji.files import sha256_file
-from facemoji.imageio import ImageError, load_image
+from facemoji.imageio import IMAGE_SUFFIXES, ImageError, load_image
 
 SIZE = 48
 SPLITS = ("train", "test", "public", "private", "all")
@@ -43,7 +43,7 @@ MAX_FILE_BYTES = 20 * 2**20  # no face image comes near; larger files are skippe
 # decompression bomb is refused from its header instead of filling memory.
 MAX_PIXELS = 12_000_000
 MAX_CSV_LINE = 16 * 2**20  # characters; a FER-2013 row is ~7,000, longer lines are skipped unread
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+_IMAGE_SUFFIXES = IMAGE_SUFFIXES - {".heic", ".heif"}  # the app's, less what it cannot read
 _CSV_USAGE = {"training": "train", "publictest": "public", "privatetest": "private"}
 # The split of a skipped CSV row whose split is unknown (an unknown Usage, or a line too long or
 # malformed to read it): it might have belonged to any split, so every split counts it.

@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"facemoji avatar: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print("facemoji avatar: not enough memory for this photo; try a smaller one", file=sys.stderr)
+        return 1
     except (AvatarProfileError, AvatarRenderError, ImageError, SegmenterError, ModelError, LandmarkerModelError) as e:
         print(f"facemoji avatar: {e}", file=sys.stderr)
         return 1

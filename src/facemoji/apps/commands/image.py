@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"facemoji image: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a path too long to look at
-        print(f"facemoji image: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        print(f"facemoji image: {e.filename or 'a path'}: {e.strerror or e}", file=sys.stderr)
         return 2
 
     def report(line: dict) -> None:
