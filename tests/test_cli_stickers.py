@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,24 @@ def test_bad_profile_is_one_line_and_exit_1(
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name", ["profile.json", "happy.svg"])
+@pytest.mark.parametrize("name", ["happy.svg", "stickers.zip"])
 def test_a_profile_the_pack_would_overwrite_is_refused(tmp_path: Path, capsys, name: str) -> None:
     profile = tmp_path / name
     profile.write_text('{"hair_type": "bob"}')
     assert main(["stickers", "--profile", str(profile), "-o", str(tmp_path)]) == 2
     assert f"the pack's {name} would overwrite the profile {profile}" in capsys.readouterr().err
     assert profile.read_text() == '{"hair_type": "bob"}' and [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_a_pack_is_rebuilt_in_place_from_its_own_edited_profile(tmp_path: Path) -> None:
+    assert main(["stickers", "--profile", "random:5", "-o", str(tmp_path)]) == 0
+    happy = (tmp_path / "happy.png").read_bytes()
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    profile["hair_type"] = "bob" if profile["hair_type"] != "bob" else "bun"
+    (tmp_path / "profile.json").write_text(json.dumps(profile, indent=2) + "\n")
+    assert main(["stickers", "--profile", str(tmp_path / "profile.json"), "-o", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "profile.json").read_text()) == profile
+    assert (tmp_path / "happy.png").read_bytes() != happy
 
 
 def test_missing_out_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

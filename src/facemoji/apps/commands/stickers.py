@@ -9,7 +9,14 @@ from pathlib import Path
 from facemoji.apps.arguments import nonempty_path
 from facemoji.files import same_file
 from facemoji.render.avatar_profile import PRESETS, AvatarProfileError, resolve_profile
-from facemoji.render.stickers import MAX_STICKER_BYTES, PACK_FILES, STICKER_SIZE, StickerError, write_sticker_pack
+from facemoji.render.stickers import (
+    MAX_STICKER_BYTES,
+    PACK_FILES,
+    PROFILE_NAME,
+    STICKER_SIZE,
+    StickerError,
+    write_sticker_pack,
+)
 
 PROFILE_HELP = f"avatar profile: a JSON file, a preset ({', '.join(PRESETS)}), random or random:SEED (default classic)"
 
@@ -26,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.profile and (clash := next((n for n in PACK_FILES if same_file(args.out / n, Path(args.profile))), None)):
+    # The pack's own profile.json may be its profile: rebuilding a pack in place rewrites it with the same look.
+    others = [n for n in PACK_FILES if n != PROFILE_NAME]
+    if args.profile and (clash := next((n for n in others if same_file(args.out / n, Path(args.profile))), None)):
         print(
             f"facemoji stickers: the pack's {clash} would overwrite the profile {args.profile}; "
             "copy the profile elsewhere or choose another -o",
