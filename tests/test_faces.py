@@ -320,7 +320,6 @@ def test_close_is_idempotent_and_a_closed_finder_refuses_work() -> None:
 _UNCLOSED_FINDERS = """
 import sys
 import cv2
-from facemoji.imageio import load_image
 from facemoji.faces import FaceFinder
 rgb = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
 still = FaceFinder()
