@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import cv2
 import numpy as np
 
 from facemoji.align import align_face
@@ -124,8 +123,7 @@ class Emojifier:
         classifier = self._emotion_model()
         if not detections:
             return classifier.predict(np.zeros((0, FACE_SIZE, FACE_SIZE), np.uint8))
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)  # once per picture, not once per face
-        crops = np.stack([align_face(gray, d.landmarks) for d in detections])
+        crops = np.stack([align_face(rgb, d.landmarks) for d in detections])  # each turns its own part gray
         return classifier.predict(crops)
 
     def close(self) -> None:
