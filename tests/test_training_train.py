@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import fcntl
 import json
 import logging
 import os
@@ -107,6 +108,9 @@ def test_a_run_that_stopped_early_is_not_resumed_unless_given_more_patience(
         capsys.readouterr().err
     )
     assert (out / "metrics.csv").read_bytes() == metrics
+    (out / "model.onnx").unlink()  # as when the run was killed while exporting: the resume only exports
+    assert main([*args, "--resume"]) == 0
+    assert (out / "model.onnx").is_file() and (out / "metrics.csv").read_bytes() == metrics
     assert main([*args, "--resume", "--patience", "3"]) == 0
     assert sorted(_epochs(out / "metrics.csv")) == [0, 1, 2, 3]
 
@@ -118,12 +122,10 @@ def test_a_resume_must_find_the_network_and_data_it_began_with(
     assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0
     assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume", "--limit", "32"]) == 2  # an option
     capsys.readouterr()
-    bigger = zip_tree(write_kaggle_tree(tmp_path / "fer2", per_class=12), tmp_path / "bigger.zip")
+    other = zip_tree(write_kaggle_tree(tmp_path / "fer2", per_class=12), tmp_path / "other.zip")
+    assert main(["train", "--data", str(other), "--out", str(out), "--resume"]) == 1  # as many faces, not the same
+    assert "was trained on other faces; resume with the data and --limit it started with" in capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
-    config["limit"] = None
-    (out / "config.json").write_text(json.dumps(config))
-    assert main(["train", "--data", str(bigger), "--out", str(out), "--resume"]) == 1
-    assert "was trained on 64 faces, and the data now gives 84; resume with the data" in capsys.readouterr().err
     config["model"]["width"] = 16  # config.json edited by hand since
     (out / "config.json").write_text(json.dumps(config))
     assert main(["train", "--data", str(fer_zip), "--out", str(out), "--resume"]) == 1
@@ -146,6 +148,32 @@ def test_ctrl_c_says_interrupted_and_leaves_a_run_to_resume(fer_zip: Path, tmp_p
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130 and err.decode().strip().splitlines()[-1] == "interrupted"
     assert (out / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_run_folder_takes_one_training_at_a_time(
+    fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as another facemoji train holds it
+    try:
+        assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 1
+        assert f"another facemoji train is using {out}; wait for it" in capsys.readouterr().err
+    finally:
+        os.close(held)
+    assert list(out.iterdir()) == []
+    assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0  # free again
+
+
+def test_names_that_are_not_utf8(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, data = tmp_path / "run\udcff", tmp_path / "fer\udcff.zip"  # bytes 0xff in the names on disk
+    data.write_bytes(fer_zip.read_bytes())
+    assert main(["train", "--data", str(data), "--out", str(out), *QUICK]) == 0
+    model = out / "model.onnx"
+    assert main(["evaluate", "--data", str(data), "--model", str(model), "--out", str(out / "eval"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 140 and (out / "eval" / "confusion.png").is_file()
 
 
 def test_distil_from_teacher_runs(fer_zip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

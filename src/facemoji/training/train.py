@@ -10,11 +10,16 @@ Lightning picks up the torchrun environment and trains with DDP.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
+import hashlib
 import json
 import math
+import os
 import signal
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, TensorDataset
 
 from facemoji.classifier import center_crop
@@ -77,13 +83,13 @@ class EmotionModule(L.LightningModule):
         self.model = build_model(self.model_config).to(memory_format=torch.channels_last)
         # a plain list, not a ModuleList: the teachers stay out of the student's checkpoints and optimizer
         self.teachers: list[torch.nn.Module] = []
-        self.train_faces: int | None = None  # saved with each checkpoint: a resumed run must get the same number
+        self.faces_sha256: str | None = None  # of the training faces, saved with each checkpoint: a resume must match
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["train_faces"] = self.train_faces
+        checkpoint["faces_sha256"] = self.faces_sha256
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.train_faces = checkpoint.get("train_faces")
+        self.faces_sha256 = checkpoint.get("faces_sha256")
 
     def on_fit_start(self) -> None:
         self.teachers = [teacher.to(self.device) for teacher in self.teachers]
@@ -256,6 +262,10 @@ class ResumeError(ValueError):
     """A run that cannot be resumed as asked."""
 
 
+class RunInUse(RuntimeError):
+    """Another process is training into the same run folder."""
+
+
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number (a learning rate far too high)."""
 
@@ -289,23 +299,35 @@ def resume_config(out: Path, data: str, **explicit: object) -> TrainConfig:
     return replace(cfg, **{k: given[k] for k in free & given.keys()})
 
 
-def _check_resumable(last: Path, cfg: TrainConfig, train_faces: int) -> None:
+def _faces_sha256(ds: FaceDataset) -> str:
+    return hashlib.sha256(ds.images.tobytes() + ds.labels.tobytes()).hexdigest()
+
+
+def _check_resumable(last: Path, cfg: TrainConfig, faces_sha256: str) -> bool:
+    """Whether the run in ``cfg.out`` can go on from ``last``: True when it stopped early and only
+    its export is missing (it was stopped on the way), False when it trains on.
+
+    Raises:
+        CheckpointError: ``last`` is damaged.
+        ResumeError: another network or other training faces than the run's, or an early stop
+            that left nothing to do.
+    """
     module = load_checkpoint(last)  # a damaged checkpoint fails here, in one line, not inside Lightning
     if module.model_config != cfg.model:
         raise ResumeError(f"{last} holds a {module.model_config} network, but config.json says {cfg.model}")
-    if module.train_faces not in (None, train_faces):
-        raise ResumeError(
-            f"{cfg.out} was trained on {module.train_faces:,} faces, and the data now gives {train_faces:,}; "
-            "resume with the data and --limit it started with"
-        )
+    if module.faces_sha256 not in (None, faces_sha256):
+        raise ResumeError(f"{cfg.out} was trained on other faces; resume with the data and --limit it started with")
     # Lightning restores early stopping's count but not its decision: a run that stopped would train on.
     callbacks = torch.load(last, map_location="cpu", weights_only=False).get("callbacks", {})
     stop = next((v for k, v in callbacks.items() if k.startswith("EarlyStopping")), {})
-    if stop.get("stopped_epoch") and stop.get("wait_count", 0) >= cfg.patience:
+    if not (stop.get("stopped_epoch") and stop.get("wait_count", 0) >= cfg.patience):
+        return False
+    if (Path(cfg.out) / "model.onnx").exists():
         raise ResumeError(
-            f"{cfg.out} stopped early after epoch {stop['stopped_epoch']} ({cfg.patience} epochs without a better "
-            "validation accuracy); nothing to resume, unless with a larger --patience"
+            f"{cfg.out} stopped early after epoch {stop['stopped_epoch']} ({stop['wait_count']} epochs without a "
+            "better validation accuracy); nothing to resume, unless with a larger --patience"
         )
+    return True
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -313,15 +335,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     Raises:
         DatasetError, TeacherError, CheckpointError: bad data, teachers or (resuming) last checkpoint.
-        ResumeError: the last checkpoint is not the network config.json describes, or was trained
-            on another number of faces (one-cycle's schedule is laid out over them).
+        ResumeError: see :func:`_check_resumable`.
+        RunInUse: another process is training into ``cfg.out``.
         OSError: the run folder cannot be written.
         TrainingDiverged: the loss became infinite or not a number.
     """
-    from facemoji.training.export import export_onnx
-    from facemoji.training.plots import plot_curves
-
-    out = Path(cfg.out)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     teachers = [load_teacher(run, cfg.model.input_size) for run in cfg.teachers]  # fail before reading data
     train_ds = load_dataset(cfg.data, "train")
@@ -338,19 +356,48 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             f"{processes} processes); lower --batch-size or give more data"
         )
 
-    ckpt_dir = out / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    if resume:
-        _check_resumable(last, cfg, len(train_ds))
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    with _only_process(Path(cfg.out)):
+        return _fit_and_export(cfg, resume, teachers, train_ds, val_ds)
+
+
+@contextlib.contextmanager
+def _only_process(out: Path) -> Iterator[None]:
+    """A lock on the run folder itself (no file left behind), held by the first process while it
+    trains into it; DDP's other processes follow that one."""
+    if rank_zero_only.rank != 0:
+        yield
+        return
+    folder = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInUse(f"another facemoji train is using {out}; wait for it or choose another --out") from None
+        yield
+    finally:
+        os.close(folder)
+
+
+def _fit_and_export(
+    cfg: TrainConfig, resume: bool, teachers: list[torch.nn.Module], train_ds: FaceDataset, val_ds: FaceDataset
+) -> Path:
+    from facemoji.training.export import export_onnx
+    from facemoji.training.plots import plot_curves
+
+    out = Path(cfg.out)
+    ckpt_dir, last = out / "checkpoints", out / "checkpoints" / "last.ckpt"
+    faces_sha256 = _faces_sha256(train_ds)
+    export_only = resume and _check_resumable(last, cfg, faces_sha256)
     # Lightning swallows errors writing checkpoints: a folder it cannot write would lose the whole run.
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=ckpt_dir):
         pass
     config_dict = asdict(cfg)
     if not resume:
         save_json(config_dict, out / "config.json")
     module = EmotionModule(config_dict)
-    module.teachers, module.train_faces = teachers, len(train_ds)
+    module.teachers, module.faces_sha256 = teachers, faces_sha256
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max")
     # Every epoch, after `best` (so it holds best's record): what --resume continues from. (Lightning's
     # save_last on `best` writes only when the best improves, and a resume would go back to then.)
@@ -369,12 +416,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         enable_model_summary=False,
     )
     try:
-        trainer.fit(
-            module,
-            _loader(train_ds, cfg.batch_size, shuffle=True),
-            _loader(val_ds, 512, shuffle=False),
-            ckpt_path=str(last) if resume and last.exists() else None,
-        )
+        if not export_only:
+            trainer.fit(
+                module,
+                _loader(train_ds, cfg.batch_size, shuffle=True),
+                _loader(val_ds, 512, shuffle=False),
+                ckpt_path=str(last) if resume and last.exists() else None,
+            )
     except SystemExit:
         if trainer.interrupted:  # Lightning answers Ctrl-C with sys.exit(1); give it back as the interrupt it was
             signal.signal(signal.SIGINT, signal.default_int_handler)  # which Lightning had set to be ignored
@@ -384,6 +432,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         raise TrainingDiverged("training diverged: the loss is not a finite number; lower --lr")
     if trainer.global_rank == 0:
         plot_curves(out / "metrics.csv", out / "curves.png")
-        winner = load_checkpoint(Path(best.best_model_path or last))
+        winner = load_checkpoint(Path(best.best_model_path or (ckpt_dir / "best.ckpt")))
         export_onnx(winner.model, winner.model_config, out / "model.onnx", flip=True)
     return out

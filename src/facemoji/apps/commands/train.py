@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from facemoji.training.train import (
             CheckpointError,
             ResumeError,
+            RunInUse,
             TeacherError,
             TrainingDiverged,
             resolve_config,
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         out = train(cfg, resume=args.resume)
-    except (DatasetError, TeacherError, CheckpointError, ResumeError, TrainingDiverged, OSError) as e:
+    except (DatasetError, TeacherError, CheckpointError, ResumeError, RunInUse, TrainingDiverged, OSError) as e:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 1
     except MisconfigurationException as e:  # Lightning: e.g. --accelerator gpu without a GPU
