@@ -128,6 +128,15 @@ def test_csv_usage_ignores_case_and_spaces_and_counts_unknown_ones(tmp_path: Pat
     assert len(everything) == 3 and everything.skipped == 1
 
 
+def test_csv_column_names_in_any_case_and_a_blank_usage_among_named_ones(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    rows = [csv_row(3, face(1), "Training"), csv_row(0, face(2), "PublicTest"), csv_row(6, face(3), "")]
+    path.write_text("\n Emotion , Pixels, usage\n" + "".join(rows))  # a blank line first, as some exports have
+    assert load_dataset(path, "train").labels.tolist() == [3]  # the Usage column is read, whatever its case
+    test = load_dataset(path, "test")  # the blank Usage could be any split: left out, and counted by each
+    assert test.labels.tolist() == [0] and test.skipped == 1 and load_dataset(path, "train").skipped == 1
+
+
 def test_class_folders_with_synonyms_missing_classes_and_a_corrupt_file(tmp_path: Path) -> None:
     root = tmp_path / "faces"
     for folder, seeds in {"Happiness": [1, 2], "surprised": [3], "anger": [4]}.items():

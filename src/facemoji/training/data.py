@@ -38,7 +38,7 @@ from facemoji.imageio import IMAGE_SUFFIXES, ImageError, load_image
 
 SIZE = 48
 SPLITS = ("train", "test", "public", "private", "all")
-MAX_FILE_BYTES = 20 * 2**20  # no face image comes near; larger files are skipped unread
+MAX_FILE_BYTES = 20_000_000  # no face image comes near; larger files are skipped unread
 # Face crops are small (FER-2013's are 48x48) and 12 MP still takes a whole phone photo, while a
 # decompression bomb is refused from its header instead of filling memory.
 MAX_PIXELS = 12_000_000
@@ -308,7 +308,7 @@ def _decode_csv(path: Path) -> dict[str, np.ndarray]:
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
         columns = _csv_header(f, path)
         for row in _csv_rows(f, columns):
-            split = _NO_SPLIT if row is None else _csv_split(row.get("Usage", ""))
+            split = _NO_SPLIT if row is None else _csv_split(row.get("usage", ""))
             face = None if split == _NO_SPLIT else _csv_face(row)
             if face is None:
                 skipped.append(split)
@@ -318,6 +318,11 @@ def _decode_csv(path: Path) -> dict[str, np.ndarray]:
             splits.append(split)
     if not images:
         raise DatasetError(f"{path} holds no valid rows; expected {_EXPECTED}")
+    if set(splits) != {"all"} and "all" in splits:  # a blank Usage among named ones: its split is unknown
+        blank = [i for i, split in enumerate(splits) if split == "all"]
+        skipped += [_NO_SPLIT] * len(blank)
+        keep = [i for i, split in enumerate(splits) if split != "all"]
+        images, labels, splits = [images[i] for i in keep], [labels[i] for i in keep], [splits[i] for i in keep]
     return _pack(images, labels, splits, skipped)
 
 
@@ -334,14 +339,16 @@ def _csv_face(row: dict[str, str | None]) -> tuple[int, np.ndarray] | None:
 
 
 def _csv_header(f: io.TextIOBase, path: Path) -> list[str]:
-    line = _csv_line(f)
+    """The column names, stripped and in lower case (``Usage`` and `` usage`` alike)."""
+    while (line := _csv_line(f)) is not None and line != "" and not line.strip():  # blank lines before it
+        pass
     fields = _csv_fields(line) if line is not None else None
     if fields is None or not all(_is_text(c) for c in fields):  # say so, rather than quote binary bytes
         raise DatasetError(f"{path} is not a readable CSV: its first line is not a text header; expected {_EXPECTED}")
-    if not {"emotion", "pixels"} <= set(fields):
+    if not {"emotion", "pixels"} <= {c.strip().lower() for c in fields}:
         more = f" and {len(fields) - 8} more" if len(fields) > 8 else ""
         raise DatasetError(f"{path} has columns {fields[:8]}{more}; expected {_EXPECTED}")
-    return fields
+    return [c.strip().lower() for c in fields]
 
 
 def _is_text(s: str) -> bool:
