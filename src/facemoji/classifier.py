@@ -76,7 +76,8 @@ class EmotionClassifier:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            # the bytes, not the path: ONNX Runtime takes only paths that are valid UTF-8
+            self._session = ort.InferenceSession(path.read_bytes(), opts, providers=["CPUExecutionProvider"])
             meta = json.loads(self._session.get_modelmeta().custom_metadata_map["facemoji"])
             self.info = ModelInfo(
                 int(meta["input_size"]), tuple(meta["classes"]), meta.get("config", {}),

@@ -8,7 +8,7 @@ quantization. The graph always takes (N, 1, S, S) float faces and returns (N, 7)
 from __future__ import annotations
 
 import json
-import uuid
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -64,9 +64,10 @@ def export_onnx(
     s = config.input_size
     sample = torch.rand(4, 1, s, s)
     make_folder(path.parent)
-    # Unique (runs may export side by side) and short (so a name near the 255-byte limit still fits).
-    tmp = path.with_name(f".facemoji-{uuid.uuid4().hex[:12]}.tmp.onnx")
-    try:
+    # Scratch files in a folder of their own: ONNX Runtime takes only paths that are valid UTF-8, and
+    # a killed export leaves nothing in the user's folder.
+    with tempfile.TemporaryDirectory(prefix="facemoji-export-") as scratch:
+        tmp = Path(scratch) / "model.onnx"
         torch.onnx.export(
             wrapped, sample, tmp, input_names=["faces"], output_names=["probs"],
             dynamic_axes={"faces": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False,
@@ -87,8 +88,6 @@ def export_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = "facemoji", json.dumps(meta)
         write_atomic(path, proto.SerializeToString())  # which also refuses to replace a device or a FIFO
-    finally:
-        tmp.unlink(missing_ok=True)  # the scratch file the export and the checks worked on
     return path
 
 

@@ -41,7 +41,9 @@ def plot_confusion(matrix: np.ndarray, classes: list[str], out: Path, title: str
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xlabel="predicted", ylabel="true")
-    ax.set_title(title, parse_math=False)  # file names may hold "$", which would start math text
+    # File names may hold "$", which would start math text, and bytes that are not UTF-8, which
+    # Python keeps as lone surrogates that matplotlib refuses: those are shown as \udcff escapes.
+    ax.set_title(title.encode("utf-8", "backslashreplace").decode("utf-8"), parse_math=False)
     ax.set_xticklabels(classes, rotation=45, ha="right")
     ax.set_yticklabels(classes)
     for i in range(len(classes)):
