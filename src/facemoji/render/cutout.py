@@ -83,7 +83,9 @@ class PersonSegmenter:
         h, w = rgb.shape[:2]
         for x, y, side in {_person_window(face, w, h) for face in faces}:
             part = mask[y : y + side, x : x + side]
-            np.maximum(part, self._segment(np.ascontiguousarray(rgb[y : y + side, x : x + side])), out=part)
+            window = self._segment(np.ascontiguousarray(rgb[y : y + side, x : x + side]))
+            window *= np.outer(_edge_fade(y, side, h), _edge_fade(x, side, w))
+            np.maximum(part, window, out=part)
         return mask
 
     def _segment(self, rgb: np.ndarray) -> np.ndarray:
@@ -131,6 +133,19 @@ def _person_window(face: Box, w: int, h: int) -> tuple[int, int, int]:
     x = round(face.x + face.w / 2 - side / 2)
     y = round(face.y - size / 2)
     return min(max(x, 0), w - side), min(max(y, 0), h - side), side
+
+
+def _edge_fade(start: int, side: int, length: int) -> np.ndarray:
+    """Weights across a window of ``side`` starting at ``start`` along an image side of ``length``:
+    1, falling to 0 over its last eighth towards an edge inside the image, where a window's hard
+    edge would show in the cut-out as a straight line."""
+    ramp = np.minimum(1.0, (np.arange(side, dtype=np.float32) + 0.5) / max(1, side // 8))
+    weight = np.ones(side, np.float32)
+    if start > 0:
+        weight = np.minimum(weight, ramp)
+    if start + side < length:
+        weight = np.minimum(weight, ramp[::-1])
+    return weight
 
 
 def cover_face(
