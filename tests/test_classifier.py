@@ -122,6 +122,15 @@ def test_models_that_answer_for_one_face_only(tiny: Path, tmp_path: Path) -> Non
         EmotionClassifier(tmp_path / "out.onnx")
 
 
+def test_model_with_its_weights_in_an_external_file(tiny: Path, tmp_path: Path) -> None:
+    onnx.save_model(onnx.load(tiny), tmp_path / "ext.onnx", save_as_external_data=True, location="ext.data",
+                    size_threshold=0)  # fmt: skip
+    assert (tmp_path / "ext.data").is_file()
+    faces = np.stack([face(s) for s in range(3)])
+    external = EmotionClassifier(tmp_path / "ext.onnx").predict(faces)
+    np.testing.assert_allclose(external, EmotionClassifier(tiny).predict(faces), atol=1e-6)
+
+
 def test_model_that_returns_logits_not_probabilities(tiny: Path, tmp_path: Path) -> None:
     proto = onnx.load(tiny)
     softmax = [node for node in proto.graph.node if node.op_type == "Softmax"]

@@ -73,11 +73,11 @@ class EmotionClassifier:
         except OSError as e:
             raise ModelError(f"cannot read the emotion model {path} ({e.strerror or e})") from e
         opts = ort.SessionOptions()
+        opts.log_severity_level = 4  # fatal only: what goes wrong reaches the user as a ModelError
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         try:
-            # the bytes, not the path: ONNX Runtime takes only paths that are valid UTF-8
-            self._session = ort.InferenceSession(path.read_bytes(), opts, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(_ort_source(path), opts, providers=["CPUExecutionProvider"])
             meta = json.loads(self._session.get_modelmeta().custom_metadata_map["facemoji"])
             self.info = ModelInfo(
                 int(meta["input_size"]), tuple(meta["classes"]), meta.get("config", {}),
@@ -120,7 +120,8 @@ class EmotionClassifier:
         try:
             (probs,) = self._session.run(None, {self._input: center_crop(faces, self.info.input_size)})
         except Exception as e:  # ORT's own untyped errors: a graph that cannot take this many faces, ...
-            raise ModelError(f"{self.path} failed on {len(faces)} faces: {str(e).strip().splitlines()[0]}") from e
+            n = f"{len(faces)} face{'s' * (len(faces) != 1)}"
+            raise ModelError(f"{self.path} failed on {n}: {str(e).strip().splitlines()[0]}") from e
         if probs.shape != (len(faces), len(EMOTIONS)):
             raise ModelError(f"{self.path} returned shape {probs.shape} for {len(faces)} faces")
         # NaN fails both comparisons, and infinity the second (15 us with np.isfinite and np.allclose, 3 us so)
@@ -128,3 +129,12 @@ class EmotionClassifier:
             raise ModelError(f"{self.path} returned scores that are not probabilities (each row summing to 1)")
         return probs
 
+
+def _ort_source(path: Path) -> str | bytes:
+    """What ONNX Runtime loads: the path (a model with external data files needs it), or the
+    file's bytes when the path is not valid UTF-8, which ONNX Runtime cannot take."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return path.read_bytes()
+    return str(path)
