@@ -14,6 +14,7 @@ from PIL import Image
 from test_imageio import _png_header
 
 from facemoji.apps.cli import main
+from facemoji.classifier import ModelError
 from facemoji.emotions import EMOTIONS
 from facemoji.engine import Emojifier, EmojifierOptions
 from facemoji.imageio import save_image
@@ -58,6 +59,24 @@ def test_a_bad_model_fails_before_any_image(media: Path, tmp_path: Path, capsys:
         out, err = capsys.readouterr()
         assert out == "" and said in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_that_fails_on_one_photo_spoils_only_its_line(
+    media: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyze, calls = Emojifier.analyze, []
+
+    def fails_first(self: Emojifier, image: object) -> list:
+        calls.append(image)
+        if len(calls) == 1:
+            raise ModelError("m.onnx returned scores that are not probabilities (each row summing to 1)")
+        return analyze(self, image)
+
+    monkeypatch.setattr(Emojifier, "analyze", fails_first)
+    assert main(["image", str(media / "justin.jpg"), str(media / "no-faces.jpg"), "--json"]) == 0
+    first, second = _json_lines(capsys)
+    assert first["error"] == "m.onnx returned scores that are not probabilities (each row summing to 1)"
+    assert second["error"] is None and second["path"].endswith("no-faces.jpg")
 
 
 def test_a_note_when_max_faces_is_reached(media: Path, capsys: pytest.CaptureFixture[str]) -> None:

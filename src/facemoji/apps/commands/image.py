@@ -191,6 +191,8 @@ def _one(engine: Emojifier, path: Path, target: Path | None, args: argparse.Name
     except ImageError as e:
         # the line names the file already; loader messages start with it too
         return line | {"error": str(e).removeprefix(f"{path}: ")}
+    except ModelError as e:  # a model that loaded but fails on this photo's faces: the other photos may do
+        return line | {"error": str(e)}
     except MemoryError:
         return line | {"error": f"not enough memory for this image; {_SMALLER}"}
     line["faces"] = [f.to_dict() for f in faces]
