@@ -160,6 +160,9 @@ def test_shirt_text_takes_any_printable_text_but_no_control_characters(tmp_path:
     with pytest.raises(AvatarProfileError, match="control character"):
         resolve_profile(str(path))
     AvatarProfile(shirt_text="x" * 32)
+    for broken in ("a\nb", "ab\r"):
+        with pytest.raises(AvatarProfileError, match="shirt_text: a line break; the shirt holds one line"):
+            AvatarProfile(shirt_text=broken)
     with pytest.raises(AvatarProfileError, match="shirt_text: 900,000 characters; a shirt holds at most 32"):
         AvatarProfile(shirt_text="x" * 900_000)  # it used to take minutes to draw
 

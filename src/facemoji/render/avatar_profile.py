@@ -151,6 +151,8 @@ class AvatarProfile:
             raise AvatarProfileError(
                 f"shirt_text: {len(self.shirt_text):,} characters; a shirt holds at most {MAX_SHIRT_TEXT}"
             )
+        if "\n" in self.shirt_text or "\r" in self.shirt_text:
+            raise AvatarProfileError("shirt_text: a line break; the shirt holds one line")
         if bad := _NOT_IN_XML.search(self.shirt_text):
             raise AvatarProfileError(f"shirt_text: {bad.group()!r} is a control character, which SVG cannot hold")
         if len(self.expressions) != len(EMOTIONS) or not all(isinstance(x, Expression) for x in self.expressions):
