@@ -61,7 +61,9 @@ def test_smoke_train_exports_a_working_model(
     out = tmp_path / "run"
     caplog.set_level(logging.DEBUG)
     assert main(["train", "--data", str(fer_zip), "--out", str(out), *QUICK]) == 0
-    assert f"model: {out / 'model.onnx'}" in capsys.readouterr().out
+    stdout, stderr = capsys.readouterr()
+    assert stdout.startswith("best validation accuracy ") and stdout.endswith(f"; model: {out / 'model.onnx'}\n")
+    assert stdout.count("\n") == 1 and "Epoch 0" in stderr  # the progress bar goes to stderr
     notes = [r.getMessage() for r in caplog.records if r.name.startswith("lightning") and r.levelno < logging.WARNING]
     assert notes == [], "Lightning's start-up notes (GPU available, a tip, ...) are not shown"
     for name in ("config.json", "metrics.csv", "curves.png", "model.onnx", "checkpoints/last.ckpt"):

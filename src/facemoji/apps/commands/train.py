@@ -7,6 +7,7 @@ Several GPUs or nodes: run the same command under ``torchrun`` with ``--accelera
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 2
     try:
-        out = train(cfg, resume=args.resume)
+        with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bar: stdout keeps the result line
+            out = train(cfg, resume=args.resume)
     except (DatasetError, TeacherError, CheckpointError, ResumeError, RunInUse, TrainingDiverged, OSError) as e:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 1
