@@ -148,7 +148,7 @@ def test_ctrl_c_says_interrupted_and_leaves_a_run_to_resume(fer_zip: Path, tmp_p
         time.sleep(0.2)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=60)
-    assert run.returncode == 130 and err.decode().strip().splitlines()[-1] == "interrupted"
+    assert run.returncode == 130 and "interrupted" in err.decode().splitlines()  # a line of its own, among the bar's
     assert (out / "checkpoints" / "last.ckpt").is_file()
 
 

@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bar: stdout keeps the result line
             out = train(cfg, resume=args.resume)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # end the progress bar's line, so that "interrupted" stands on a line of its own
+        raise
     except (DatasetError, TeacherError, CheckpointError, ResumeError, RunInUse, TrainingDiverged, OSError) as e:
         print(f"facemoji train: {e}", file=sys.stderr)
         return 1
