@@ -373,7 +373,8 @@ def test_without_the_train_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest
         monkeypatch.setitem(sys.modules, module, None)  # makes `import` fail as if not installed
     assert main(["train", "--data", "x.zip"]) == 1
     assert capsys.readouterr().err == (
-        "facemoji train: lightning is not installed; install the train extra: pip install 'facemoji[train]'\n"
+        "facemoji train: lightning is not installed; install the train extra: pip install '.[train]' in the facemoji "
+        "checkout\n"
     )
 
 

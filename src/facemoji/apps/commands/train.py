@@ -19,7 +19,7 @@ from pathlib import Path
 from facemoji.apps.arguments import nonempty_path, positive, whole
 from facemoji.files import inside_folder
 
-INSTALL_HINT = "install the train extra: pip install 'facemoji[train]'"
+INSTALL_HINT = "install the train extra: pip install '.[train]' in the facemoji checkout"
 
 
 def _architectures() -> list[str] | None:
